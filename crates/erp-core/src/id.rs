@@ -1,0 +1,203 @@
+//! Identifiers. Text ids (products, stores) are chosen by users and must match
+//! `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`; record ids (purchases, sales, events)
+//! are UUIDs, v7 when we mint them so that they sort by creation time.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// Why a text did not parse into an id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The text is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// The text is longer than 64 characters.
+    #[error("must be at most 64 characters")]
+    TooLong,
+    /// The text has a character outside `[A-Za-z0-9._-]` or starts with `.`, `_` or `-`.
+    #[error("must match ^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$")]
+    BadCharacter,
+    /// The text is not a UUID.
+    #[error("must be a UUID")]
+    NotUuid,
+}
+
+fn check_text_id(s: &str) -> Result<(), IdError> {
+    let mut chars = s.chars();
+    let first = chars.next().ok_or(IdError::Empty)?;
+    if s.len() > 64 {
+        return Err(IdError::TooLong);
+    }
+    if !first.is_ascii_alphanumeric() {
+        return Err(IdError::BadCharacter);
+    }
+    if chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        Ok(())
+    } else {
+        Err(IdError::BadCharacter)
+    }
+}
+
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses a user-supplied id.
+            pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
+                let s = s.into();
+                check_text_id(&s)?;
+                Ok(Self(s))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+text_id!(
+    /// A product's id, chosen when the product is registered in inventory.
+    ProductId
+);
+text_id!(
+    /// A store's id. The store `main` always exists.
+    StoreId
+);
+
+impl StoreId {
+    /// The store that always exists and is used when a request names none.
+    pub fn main() -> Self {
+        Self("main".to_owned())
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered (v7) id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Parses the hyphenated text form.
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                Uuid::parse_str(s).map(Self).map_err(|_| IdError::NotUuid)
+            }
+
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(u: Uuid) -> Self {
+                Self(u)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A purchase's id.
+    PurchaseId
+);
+uuid_id!(
+    /// A sale's id.
+    SaleId
+);
+uuid_id!(
+    /// An event's id: the unit of idempotency for consumers.
+    EventId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ids_matching_the_contract() {
+        for ok in ["a", "A1", "main", "p-1.x_y", &"x".repeat(64)] {
+            assert!(ProductId::parse(ok).is_ok(), "{ok} should parse");
+        }
+    }
+
+    #[test]
+    fn rejects_ids_outside_the_contract() {
+        assert_eq!(ProductId::parse(""), Err(IdError::Empty));
+        assert_eq!(ProductId::parse("x".repeat(65)), Err(IdError::TooLong));
+        for bad in ["-a", ".a", "_a", "a b", "a/b", "é", "a\n"] {
+            assert_eq!(StoreId::parse(bad), Err(IdError::BadCharacter), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deserializing_an_invalid_id_fails() {
+        assert!(serde_json::from_str::<ProductId>("\"a b\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<ProductId>("\"ok\"").unwrap().as_str(),
+            "ok"
+        );
+    }
+
+    #[test]
+    fn minted_uuids_are_v7_and_ordered() {
+        let a = EventId::new();
+        let b = EventId::new();
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert!(a < b);
+        assert_eq!(PurchaseId::parse(&a.to_string()).unwrap().as_uuid(), a.as_uuid());
+        assert_eq!(SaleId::parse("nope"), Err(IdError::NotUuid));
+    }
+}

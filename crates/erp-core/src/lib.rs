@@ -1,0 +1,36 @@
+//! # erp-core
+//!
+//! The vocabulary every other crate of the ERP SDK speaks. No I/O lives here.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`id`] | [`ProductId`], [`StoreId`] (validated text ids) and [`PurchaseId`], [`SaleId`], [`EventId`] (UUIDs) |
+//! | [`amount`] | [`Quantity`] (an integer ≥ 1) and [`Money`] (integer minor units) |
+//! | [`time`] | [`Timestamp`], a UTC instant with one canonical text form |
+//! | [`envelope`] | [`EventEnvelope`], the wire shape of every event, and its decoding errors |
+//! | [`events`] | the integration events: [`PurchaseCompleted`], [`SaleCompleted`], [`StockChanged`] |
+//! | [`cqrs`] | the CQRS traits: [`Aggregate`] (decide + apply), [`Projection`], [`QueryHandler`] |
+//! | [`validation`] | [`Problems`], a collector that reports *every* invalid field at once |
+//!
+//! Start with [`EventEnvelope`] and [`Aggregate`]: a command is handled by an
+//! aggregate into past-tense events, the events are wrapped in envelopes, and
+//! projections fold envelopes into read models.
+//!
+//! Values are parsed, not validated: a [`Quantity`] or a [`ProductId`] cannot
+//! hold an invalid value, so code that receives one never checks it again.
+
+pub mod amount;
+pub mod cqrs;
+pub mod envelope;
+pub mod events;
+pub mod id;
+pub mod time;
+pub mod validation;
+
+pub use amount::{AmountError, Money, Quantity};
+pub use cqrs::{Aggregate, Projection, ProjectionError, QueryHandler};
+pub use envelope::{DecodeError, DomainEvent, EventEnvelope, RawEnvelope};
+pub use events::{EventLine, PurchaseCompleted, SaleCompleted, StockChanged};
+pub use id::{EventId, IdError, ProductId, PurchaseId, SaleId, StoreId};
+pub use time::{Timestamp, TimestampError};
+pub use validation::{FieldProblem, Problems, ValidationError};

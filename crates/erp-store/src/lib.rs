@@ -1,0 +1,34 @@
+//! # erp-store
+//!
+//! Persistence ports of the ERP SDK and their adapters. A service owns its
+//! data: each port instance belongs to one service's database.
+//!
+//! | port | what it stores | guarantees |
+//! |---|---|---|
+//! | [`WriteStore`] | aggregates (the write model), versioned | insert fails on a duplicate id; update is optimistic (expected version); the outbox records given with a write are stored atomically with it |
+//! | [`Outbox`] | events waiting to be published | pending records come back until marked sent |
+//! | [`ReadModel`] | views built by projections | upsert by id, filtered/sorted/paged queries, sums |
+//! | [`IdempotencyStore`] | answers to requests carrying an `Idempotency-Key` | one claim per key, even under concurrency |
+//!
+//! Adapters: [`memory`] (always built; for unit tests and the embedded
+//! default). A MongoDB adapter will come behind the `mongodb` feature.
+//!
+//! [`contract`] holds the generic test suites every adapter must pass; run
+//! them against your own adapter to check it honours the ports.
+//!
+//! Ports are object safe: services hold `Arc<dyn WriteStore<T>>` and pick
+//! the adapter at start-up.
+
+pub mod contract;
+mod error;
+mod idempotency;
+pub mod memory;
+mod outbox;
+mod read;
+mod write;
+
+pub use error::StoreError;
+pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
+pub use outbox::{Outbox, OutboxRecord};
+pub use read::{Filter, Order, Page, ReadModel, Totals, ViewQuery};
+pub use write::{Versioned, WriteStore};

@@ -1,0 +1,73 @@
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+
+use super::{MemoryOutbox, lock};
+use crate::{OutboxRecord, StoreError, Versioned, WriteStore};
+
+/// An in-memory write store whose outbox records go to a shared [`MemoryOutbox`].
+#[derive(Debug, Clone)]
+pub struct MemoryWriteStore<T> {
+    items: Arc<Mutex<BTreeMap<String, Versioned<T>>>>,
+    outbox: MemoryOutbox,
+}
+
+impl<T> MemoryWriteStore<T> {
+    /// An empty store writing its events to `outbox`.
+    pub fn new(outbox: MemoryOutbox) -> Self {
+        Self {
+            items: Arc::default(),
+            outbox,
+        }
+    }
+}
+
+#[async_trait]
+impl<T: Clone + Send + Sync + 'static> WriteStore<T> for MemoryWriteStore<T> {
+    async fn insert(&self, id: &str, value: T, outbox: Vec<OutboxRecord>) -> Result<(), StoreError> {
+        let mut items = lock(&self.items);
+        if items.contains_key(id) {
+            return Err(StoreError::Conflict(format!("{id} already exists")));
+        }
+        items.insert(id.to_owned(), Versioned { value, version: 1 });
+        // Pushed while the item lock is held, so no reader sees the write
+        // without its events having been queued.
+        self.outbox.push_all(outbox);
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        expected_version: u64,
+        value: T,
+        outbox: Vec<OutboxRecord>,
+    ) -> Result<u64, StoreError> {
+        let mut items = lock(&self.items);
+        let current = items
+            .get_mut(id)
+            .ok_or_else(|| StoreError::Conflict(format!("{id} does not exist")))?;
+        if current.version != expected_version {
+            return Err(StoreError::Conflict(format!(
+                "{id} is at version {}, not {expected_version}",
+                current.version
+            )));
+        }
+        current.version += 1;
+        current.value = value;
+        let version = current.version;
+        self.outbox.push_all(outbox);
+        Ok(version)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        Ok(lock(&self.items).get(id).cloned())
+    }
+
+    async fn all(&self) -> Result<Vec<Versioned<T>>, StoreError> {
+        Ok(lock(&self.items).values().cloned().collect())
+    }
+}

@@ -1,0 +1,51 @@
+use async_trait::async_trait;
+use erp_core::{EventId, RawEnvelope};
+
+use crate::StoreError;
+
+/// An event waiting in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    /// The event.
+    pub envelope: RawEnvelope,
+    /// Whether the relay publishes it on the bus. Events that only feed the
+    /// service's own projections (e.g. `product.registered`) stay local.
+    pub publish: bool,
+}
+
+impl OutboxRecord {
+    /// A record the relay publishes.
+    pub fn published(envelope: RawEnvelope) -> Self {
+        Self {
+            envelope,
+            publish: true,
+        }
+    }
+
+    /// A record only the service's own projections see.
+    pub fn local(envelope: RawEnvelope) -> Self {
+        Self {
+            envelope,
+            publish: false,
+        }
+    }
+
+    /// The event's id.
+    pub fn id(&self) -> EventId {
+        self.envelope.id
+    }
+}
+
+/// Events stored with their write, waiting to be handed on.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Up to `limit` records not yet marked sent, oldest first.
+    async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
+
+    /// Marks records as handed on. Unknown ids are ignored, so marking twice
+    /// is harmless.
+    async fn mark_sent(&self, ids: &[EventId]) -> Result<(), StoreError>;
+
+    /// How many records wait.
+    async fn backlog(&self) -> Result<u64, StoreError>;
+}
