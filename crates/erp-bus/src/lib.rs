@@ -1,1 +1,33 @@
+//! # erp-bus
+//!
+//! The event bus port of the ERP SDK, its adapters and the outbox relay.
+//!
+//! - [`EventBus`]: `publish` returns once the bus has *accepted* the message
+//!   (an unroutable message is an error); `subscribe` attaches a
+//!   [`MessageHandler`] to a queue, and the handler's [`Disposition`] decides
+//!   what happens to each delivery: ack, retry after a delay, or dead-letter
+//!   with a reason. After [`Subscription::max_attempts`] the bus dead-letters
+//!   by itself, so a poison message never loops.
+//! - [`memory::MemoryBus`]: topic routing, competing consumers, retries and a
+//!   dead-letter list, in process. For users' tests and the embedded default.
+//! - [`relay::OutboxRelay`]: moves events from a service's outbox
+//!   ([`erp_store::Outbox`]) to its projections and to the bus, then marks them
+//!   sent. Services never publish inline after a write.
+//! - [`contract`]: the suite every adapter must pass.
+//!
+//! Feature flags: none yet; the RabbitMQ adapter will come behind `rabbitmq`.
+//!
+//! Start with [`memory::MemoryBus`] and the example `examples/bus.rs`.
 
+pub mod contract;
+mod error;
+mod message;
+pub mod memory;
+mod port;
+pub mod relay;
+mod topic;
+
+pub use error::BusError;
+pub use message::{DeadLetter, Delivery, Disposition, Headers, OutgoingMessage};
+pub use port::{BusStatus, EventBus, MessageHandler, Subscription, SubscriptionHandle};
+pub use topic::topic_matches;

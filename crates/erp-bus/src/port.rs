@@ -1,0 +1,129 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::{sync::watch, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{BusError, DeadLetter, Delivery, Disposition, OutgoingMessage};
+
+/// Handles deliveries of one subscription. Its [`Disposition`] is the only
+/// way to acknowledge, so a handler cannot forget to ack, nor ack a failure.
+#[async_trait]
+pub trait MessageHandler: Send + Sync + 'static {
+    /// Processes one delivery. Must be idempotent per message id: every bus
+    /// may deliver a message more than once.
+    async fn handle(&self, delivery: &Delivery) -> Disposition;
+}
+
+/// Where and how to consume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The durable queue; consumers of one queue compete for its messages.
+    pub queue: String,
+    /// Routing-key patterns bound to the queue (`*` and `#` as in AMQP).
+    pub routing_keys: Vec<String>,
+    /// Deliveries after which a message that keeps asking for a retry is
+    /// dead-lettered.
+    pub max_attempts: u32,
+    /// Unacknowledged messages the broker may push ahead of the handlers.
+    pub prefetch: u16,
+    /// Messages handled at the same time by this subscriber.
+    pub concurrency: usize,
+}
+
+impl Subscription {
+    /// A subscription with the defaults: 5 attempts, prefetch 64, 4 at a time.
+    pub fn new(queue: impl Into<String>, routing_keys: &[&str]) -> Self {
+        Self {
+            queue: queue.into(),
+            routing_keys: routing_keys.iter().map(|k| (*k).to_owned()).collect(),
+            max_attempts: 5,
+            prefetch: 64,
+            concurrency: 4,
+        }
+    }
+
+    /// The name of this queue's dead-letter queue.
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dlq", self.queue)
+    }
+}
+
+/// Whether the bus is connected, for readiness checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusStatus {
+    /// The bus accepts publishes and delivers messages.
+    pub connected: bool,
+}
+
+/// A running subscription. Dropping it stops the consumers after their
+/// in-flight message, like [`SubscriptionHandle::stop`] without the wait.
+#[derive(Debug)]
+pub struct SubscriptionHandle {
+    attached: watch::Receiver<bool>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SubscriptionHandle {
+    /// For adapters: `attached` reports whether a consumer is attached right
+    /// now; the tasks must end soon after `cancel` fires.
+    pub fn new(
+        attached: watch::Receiver<bool>,
+        cancel: CancellationToken,
+        tasks: Vec<JoinHandle<()>>,
+    ) -> Self {
+        Self {
+            attached,
+            cancel,
+            tasks,
+        }
+    }
+
+    /// Whether a consumer is attached to the queue right now.
+    pub fn is_attached(&self) -> bool {
+        *self.attached.borrow()
+    }
+
+    /// A watch of [`SubscriptionHandle::is_attached`], for readiness probes.
+    pub fn attached(&self) -> watch::Receiver<bool> {
+        self.attached.clone()
+    }
+
+    /// Stops consuming and waits for in-flight messages to finish.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SubscriptionHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// The event bus port. Object safe: services hold an `Arc<dyn EventBus>`.
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// Publishes and returns once the bus has accepted the message.
+    /// [`BusError::Unroutable`] when no queue is bound to its routing key.
+    async fn publish(&self, message: OutgoingMessage) -> Result<(), BusError>;
+
+    /// Declares the queue and its bindings (idempotently) and starts
+    /// consumers that pass each delivery to `handler`.
+    async fn subscribe(
+        &self,
+        subscription: Subscription,
+        handler: Arc<dyn MessageHandler>,
+    ) -> Result<SubscriptionHandle, BusError>;
+
+    /// Removes and returns up to `max` messages from `queue`'s dead-letter
+    /// queue, oldest first. For operators and tests.
+    async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<DeadLetter>, BusError>;
+
+    /// Whether the bus is connected now.
+    fn status(&self) -> BusStatus;
+}

@@ -1,0 +1,279 @@
+//! The outbox relay: hands stored events to the service's own projections
+//! and to the bus, then marks them sent.
+//!
+//! Order per record: project (idempotent upserts), publish (returns once the
+//! bus accepted it), mark sent. A crash between publish and mark only causes
+//! a second publish of the same event id, which idempotent consumers absorb;
+//! nothing is lost because a record leaves the outbox only after both steps.
+
+use std::{sync::Arc, time::Duration};
+
+use erp_core::{Projection, ProjectionError};
+use erp_store::{Outbox, StoreError};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{BusError, EventBus, OutgoingMessage};
+
+/// Why a relay pass stopped early. Everything not marked sent is retried on
+/// the next pass.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The outbox could not be read or updated.
+    #[error("outbox: {0}")]
+    Store(#[from] StoreError),
+    /// The bus refused a message.
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+    /// A projection's store failed.
+    #[error("projection {name}: {source}")]
+    Projection {
+        /// The projection's name.
+        name: &'static str,
+        /// What failed.
+        source: ProjectionError,
+    },
+}
+
+/// Wakes a relay right after a write, so events do not wait for the poll.
+#[derive(Debug, Clone, Default)]
+pub struct RelayTrigger(Arc<Notify>);
+
+impl RelayTrigger {
+    /// Asks the relay to run a pass soon.
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Moves events from an outbox to projections and the bus.
+pub struct OutboxRelay {
+    outbox: Arc<dyn Outbox>,
+    bus: Arc<dyn EventBus>,
+    projections: Vec<Arc<dyn Projection>>,
+    trigger: RelayTrigger,
+    batch: usize,
+    idle_poll: Duration,
+}
+
+impl std::fmt::Debug for OutboxRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRelay")
+            .field("projections", &self.projections.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .field("batch", &self.batch)
+            .field("idle_poll", &self.idle_poll)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboxRelay {
+    /// A relay from `outbox` to `bus`, with no projections.
+    pub fn new(outbox: Arc<dyn Outbox>, bus: Arc<dyn EventBus>) -> Self {
+        Self {
+            outbox,
+            bus,
+            projections: Vec::new(),
+            trigger: RelayTrigger::default(),
+            batch: 100,
+            idle_poll: Duration::from_millis(500),
+        }
+    }
+
+    /// Also feeds every record to these projections before publishing it.
+    pub fn with_projections(mut self, projections: Vec<Arc<dyn Projection>>) -> Self {
+        self.projections = projections;
+        self
+    }
+
+    /// How long an idle relay waits before looking at the outbox again when
+    /// nobody triggered it (another instance may have written).
+    pub fn with_idle_poll(mut self, idle_poll: Duration) -> Self {
+        self.idle_poll = idle_poll;
+        self
+    }
+
+    /// The handle that wakes this relay.
+    pub fn trigger(&self) -> RelayTrigger {
+        self.trigger.clone()
+    }
+
+    /// One pass over up to one batch of pending records; returns how many
+    /// were marked sent.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let records = self.outbox.pending(self.batch).await?;
+        let mut done = Vec::with_capacity(records.len());
+        let mut failure = None;
+        for record in &records {
+            if let Err(e) = self.hand_on(record).await {
+                failure = Some(e);
+                break;
+            }
+            done.push(record.id());
+        }
+        if !done.is_empty() {
+            self.outbox.mark_sent(&done).await?;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done.len()),
+        }
+    }
+
+    async fn hand_on(&self, record: &erp_store::OutboxRecord) -> Result<(), RelayError> {
+        let envelope = &record.envelope;
+        for p in self.projections.iter().filter(|p| p.handles(&envelope.event_type)) {
+            match p.project(envelope).await {
+                Ok(()) => {}
+                // An event its own service cannot read will never become
+                // readable: log it loudly and let it through to the bus.
+                Err(ProjectionError::Decode(e)) => {
+                    tracing::error!(projection = p.name(), event_id = %envelope.id, error = %e, "cannot project event");
+                }
+                Err(source) => {
+                    return Err(RelayError::Projection {
+                        name: p.name(),
+                        source,
+                    });
+                }
+            }
+        }
+        if record.publish {
+            self.bus.publish(OutgoingMessage::from_envelope(envelope)).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs until `cancel` fires: drains the outbox whenever triggered or
+    /// every idle poll, backing off (up to 5 s) while the bus or store fails.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let wait = match self.relay_once().await {
+                Ok(n) if n == self.batch => continue,
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    self.idle_poll
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "outbox relay pass failed");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = self.trigger.0.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use erp_core::{EventEnvelope, EventId, RawEnvelope, Timestamp};
+    use erp_store::{
+        OutboxRecord, WriteStore,
+        memory::{MemoryOutbox, MemoryWriteStore},
+    };
+
+    use super::*;
+    use crate::{Delivery, Disposition, MessageHandler, Subscription, memory::MemoryBus};
+
+    fn record(event_type: &str, publish: bool) -> OutboxRecord {
+        let env: RawEnvelope = EventEnvelope {
+            id: EventId::new(),
+            event_type: event_type.into(),
+            version: 1,
+            occurred_at: Timestamp::now(),
+            source: "test".into(),
+            correlation_id: "c".into(),
+            causation_id: "c".into(),
+            data: serde_json::json!({}),
+        };
+        OutboxRecord { envelope: env, publish }
+    }
+
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Projection for Seen {
+        fn name(&self) -> &'static str {
+            "seen"
+        }
+        fn handles(&self, _: &str) -> bool {
+            true
+        }
+        async fn project(&self, e: &RawEnvelope) -> Result<(), ProjectionError> {
+            self.0.lock().unwrap().push(e.event_type.clone());
+            Ok(())
+        }
+    }
+
+    struct Forward(tokio::sync::mpsc::UnboundedSender<Delivery>);
+
+    #[async_trait]
+    impl MessageHandler for Forward {
+        async fn handle(&self, d: &Delivery) -> Disposition {
+            let _ = self.0.send(d.clone());
+            Disposition::Ack
+        }
+    }
+
+    #[tokio::test]
+    async fn projects_everything_publishes_only_public_events_and_empties_the_outbox() {
+        let outbox = MemoryOutbox::new();
+        let store = MemoryWriteStore::<u8>::new(outbox.clone());
+        let bus = MemoryBus::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _sub = bus
+            .subscribe(Subscription::new("q", &["thing.done"]), Arc::new(Forward(tx)))
+            .await
+            .unwrap();
+        let local = record("thing.local", false);
+        let public = record("thing.done", true);
+        store
+            .insert("1", 1, vec![local, public.clone()])
+            .await
+            .unwrap();
+        let seen = Arc::new(Seen::default());
+        let relay = OutboxRelay::new(Arc::new(outbox.clone()), Arc::new(bus))
+            .with_projections(vec![seen.clone()]);
+
+        assert_eq!(relay.relay_once().await.unwrap(), 2);
+        assert_eq!(*seen.0.lock().unwrap(), vec!["thing.local", "thing.done"]);
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.message_id, Some(public.id().to_string()));
+        assert!(rx.try_recv().is_err(), "the local event is not published");
+        assert_eq!(outbox.backlog().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn keeps_events_the_bus_refused_and_sends_them_later() {
+        let outbox = MemoryOutbox::new();
+        let store = MemoryWriteStore::<u8>::new(outbox.clone());
+        let bus = MemoryBus::new();
+        let rec = record("thing.done", true);
+        store.insert("1", 1, vec![rec.clone()]).await.unwrap();
+        let relay = OutboxRelay::new(Arc::new(outbox.clone()), Arc::new(bus.clone()));
+
+        let err = relay.relay_once().await.unwrap_err();
+        assert!(matches!(err, RelayError::Bus(BusError::Unroutable(_))));
+        assert_eq!(outbox.backlog().await.unwrap(), 1, "nothing is lost");
+
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _sub = bus
+            .subscribe(Subscription::new("q", &["thing.*"]), Arc::new(Forward(tx)))
+            .await
+            .unwrap();
+        assert_eq!(relay.relay_once().await.unwrap(), 1);
+        assert_eq!(rx.recv().await.unwrap().message_id, Some(rec.id().to_string()));
+        assert_eq!(outbox.backlog().await.unwrap(), 0);
+    }
+}
