@@ -1,0 +1,135 @@
+//! `/health/live` (the process answers) and `/health/ready` (its
+//! dependencies answer), with per-dependency detail:
+//! `{"status":"ready","checks":{"bus":{"status":"up","required":true}}}`.
+//! Readiness is 503 when a *required* check is down; optional checks only
+//! show in the body (a purchase service keeps taking orders while the broker
+//! is down, its outbox holds the events).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use serde_json::{Map, Value, json};
+
+/// One dependency's health.
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// Name in the readiness body.
+    fn name(&self) -> &'static str;
+    /// Whether readiness fails when this check does.
+    fn required(&self) -> bool;
+    /// Whether the dependency answers now.
+    async fn is_up(&self) -> bool;
+}
+
+/// A check from a cheap synchronous closure (a flag, a watch channel).
+pub struct FnCheck<F> {
+    name: &'static str,
+    required: bool,
+    f: F,
+}
+
+impl<F> std::fmt::Debug for FnCheck<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnCheck").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl<F: Fn() -> bool + Send + Sync> FnCheck<F> {
+    /// A check named `name` that is up when `f` returns true.
+    pub fn new(name: &'static str, required: bool, f: F) -> Self {
+        Self { name, required, f }
+    }
+}
+
+#[async_trait]
+impl<F: Fn() -> bool + Send + Sync> HealthCheck for FnCheck<F> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn required(&self) -> bool {
+        self.required
+    }
+    async fn is_up(&self) -> bool {
+        (self.f)()
+    }
+}
+
+/// The checks behind `/health/ready`.
+#[derive(Clone, Default)]
+pub struct Health {
+    checks: Vec<Arc<dyn HealthCheck>>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.checks.iter().map(|c| c.name())).finish()
+    }
+}
+
+impl Health {
+    /// No checks: always ready.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a check.
+    pub fn with(mut self, check: impl HealthCheck + 'static) -> Self {
+        self.checks.push(Arc::new(check));
+        self
+    }
+
+    /// Runs every check: whether ready, and the body.
+    pub async fn report(&self) -> (bool, Value) {
+        let mut ready = true;
+        let mut checks = Map::new();
+        for c in &self.checks {
+            let up = c.is_up().await;
+            ready &= up || !c.required();
+            checks.insert(
+                c.name().to_owned(),
+                json!({"status": if up { "up" } else { "down" }, "required": c.required()}),
+            );
+        }
+        let status = if ready { "ready" } else { "not_ready" };
+        (ready, json!({"status": status, "checks": checks}))
+    }
+}
+
+/// The two health routes.
+pub fn routes(health: Health) -> Router {
+    Router::new()
+        .route("/health/live", get(|| async { Json(json!({"status": "live"})) }))
+        .route(
+            "/health/ready",
+            get(|State(h): State<Health>| async move {
+                let (ready, body) = h.report().await;
+                let status = if ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                (status, Json(body))
+            }),
+        )
+        .with_state(health)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_required_checks_decide_readiness() {
+        let h = Health::new()
+            .with(FnCheck::new("store", true, || true))
+            .with(FnCheck::new("bus", false, || false));
+        let (ready, body) = h.report().await;
+        assert!(ready);
+        assert_eq!(body["checks"]["bus"]["status"], "down");
+        let h = h.with(FnCheck::new("consumer", true, || false));
+        let (ready, body) = h.report().await;
+        assert!(!ready);
+        assert_eq!(body["status"], "not_ready");
+    }
+}

@@ -1,0 +1,95 @@
+//! What every service router gets: JSON 404/405 fallbacks, request ids,
+//! request tracing; and serving with graceful shutdown.
+
+use std::future::Future;
+
+use axum::{
+    Json, Router,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::ApiError;
+
+/// The header carrying the request (correlation) id.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Adds fallbacks and the standard layers. Call last, on the full router.
+pub fn finish(router: Router) -> Router {
+    router
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        // Outermost, so the id exists before tracing and handlers run.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The correlation id of a request: its `x-request-id` (set by [`finish`]
+/// when the client sent none).
+pub fn correlation_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| erp_core::EventId::new().to_string(), str::to_owned)
+}
+
+/// 201 with a `Location` header and a JSON body.
+pub fn created(location: &str, body: &impl Serialize) -> Response {
+    let mut r = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// 200 with a JSON body.
+pub fn ok(body: &impl Serialize) -> Response {
+    Json(body).into_response()
+}

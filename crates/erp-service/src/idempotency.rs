@@ -1,0 +1,223 @@
+//! The `Idempotency-Key` middleware for creating POST routes.
+//!
+//! The same key with the same JSON body (compared as JSON, not bytes) gets the
+//! first answer again and creates nothing; with another body → 422
+//! `idempotency_key_reused`; while the first request is still running → 409
+//! `idempotency_key_in_use` with `Retry-After: 1`. Keys are scoped to the
+//! route. Only final answers are remembered (2xx, and 4xx except 401 and 429):
+//! after a 5xx the key is released so a retry is processed afresh.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{MatchedPath, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use erp_store::{Claim, IdempotencyStore, StoredResponse};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{ApiError, body::read_limited};
+
+/// The request header carrying the key.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set on answers replayed from the store.
+pub const REPLAYED: &str = "idempotent-replayed";
+/// The largest response body remembered.
+const RESPONSE_LIMIT: usize = 1024 * 1024;
+
+/// The middleware; install with
+/// `route_layer(axum::middleware::from_fn_with_state(store, idempotency))`.
+pub async fn idempotency(
+    State(store): State<Arc<dyn IdempotencyStore>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match handle(store.as_ref(), req, next).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn valid_key(raw: &HeaderValue) -> Result<String, ApiError> {
+    raw.to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })
+}
+
+async fn handle(store: &dyn IdempotencyStore, req: Request, next: Next) -> Result<Response, ApiError> {
+    let Some(raw_key) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(next.run(req).await);
+    };
+    let key = valid_key(raw_key)?;
+    let scope = format!(
+        "{} {}",
+        req.method(),
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or_else(|| req.uri().path(), MatchedPath::as_str)
+    );
+    let (parts, body) = req.into_parts();
+    let bytes = read_limited(body).await?;
+    let fingerprint = fingerprint(&bytes);
+
+    match store.claim(&scope, &key, &fingerprint).await? {
+        Claim::Replay(stored) => Ok(replay(stored)),
+        Claim::Mismatch => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+        )
+        .with_detail("Idempotency-Key", "already used with a different body")),
+        Claim::InProgress => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_in_use",
+            "a request with this Idempotency-Key is still being processed",
+        )
+        .with_retry_after(1)),
+        Claim::Acquired => {
+            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            Ok(remember(store, &scope, &key, response).await)
+        }
+    }
+}
+
+async fn remember(store: &dyn IdempotencyStore, scope: &str, key: &str, response: Response) -> Response {
+    let status = response.status();
+    let is_final = status.is_success()
+        || (status.is_client_error()
+            && status != StatusCode::UNAUTHORIZED
+            && status != StatusCode::TOO_MANY_REQUESTS);
+    if !is_final {
+        if let Err(e) = store.release(scope, key).await {
+            tracing::warn!(error = %e, "could not release an idempotency key; it lapses with its lease");
+        }
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, RESPONSE_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = store.release(scope, key).await;
+            return ApiError::internal(format!("response body unreadable: {e}")).into_response();
+        }
+    };
+    let stored = StoredResponse {
+        status: status.as_u16(),
+        body: bytes.to_vec(),
+        location: parts
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    if let Err(e) = store.complete(scope, key, stored).await {
+        // The answer stands; only its replay is lost. The claim lapses with
+        // its lease, after which a retry would be processed again.
+        tracing::warn!(error = %e, "could not store an idempotent answer");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    if let Some(loc) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, loc);
+    }
+    response
+}
+
+/// SHA-256 of the body's canonical JSON (keys sorted, no whitespace), or of
+/// its raw bytes when it is not JSON, so `{"a":1,"b":2}` and
+/// `{ "b": 2, "a": 1 }` count as the same request.
+pub fn fingerprint(body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let mut canonical = String::with_capacity(body.len());
+            write_canonical(&v, &mut canonical);
+            hasher.update(b"json:");
+            hasher.update(canonical.as_bytes());
+        }
+        Err(_) => {
+            hasher.update(b"raw:");
+            hasher.update(body);
+        }
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+// Written by hand rather than relying on serde_json's map order: that order
+// changes if any crate in the build enables serde_json's `preserve_order`.
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_json_has_equal_fingerprints() {
+        assert_eq!(
+            fingerprint(br#"{"a":1,"b":[{"y":2,"x":1}]}"#),
+            fingerprint(br#" { "b" : [ {"x":1, "y":2} ], "a": 1 } "#)
+        );
+        assert_ne!(fingerprint(br#"{"a":1}"#), fingerprint(br#"{"a":2}"#));
+        assert_ne!(fingerprint(b"{oops"), fingerprint(b"{oops!"));
+    }
+
+    #[test]
+    fn keys_must_be_visible_ascii() {
+        assert!(valid_key(&HeaderValue::from_static("abc-123")).is_ok());
+        assert!(valid_key(&HeaderValue::from_static("")).is_err());
+        assert!(valid_key(&HeaderValue::from_static("a b")).is_err());
+        let long = "k".repeat(256);
+        assert!(valid_key(&HeaderValue::from_str(&long).unwrap()).is_err());
+    }
+}

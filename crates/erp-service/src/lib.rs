@@ -1,0 +1,29 @@
+//! # erp-service
+//!
+//! The toolkit the three ERP services are built with, so that none of them
+//! repeats another: everything here is the same for every service.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`error`] | [`ApiError`]: the contract's JSON error body with the right status |
+//! | [`body`] | [`JsonBody`]: reads a request body (64 KiB limit → 413, bad JSON → 400) |
+//! | [`fields`] | reading JSON fields while collecting every problem (→ 422) |
+//! | [`list`] | paging, ordering and date-range query parameters (→ 400) |
+//! | [`idempotency`] | the `Idempotency-Key` middleware for creating POSTs |
+//! | [`health`] | `/health/live` and `/health/ready` with per-dependency detail |
+//! | [`http`] | the layers and fallbacks every router gets, and `serve` |
+//! | [`config`] | flags shared by every binary, and picking adapters from them |
+//! | [`telemetry`] | tracing set-up (`--log-format json|pretty`) |
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod fields;
+pub mod health;
+pub mod http;
+pub mod idempotency;
+pub mod list;
+pub mod telemetry;
+
+pub use body::JsonBody;
+pub use error::ApiError;

@@ -1,0 +1,190 @@
+//! Query parameters of list routes: `page`, `page_size`, `order`, `sort`,
+//! `from`/`to` and id filters. Any bad value → 400 listing every problem.
+
+use std::collections::HashMap;
+
+use erp_core::{Problems, Timestamp, ValidationError};
+use erp_store::Order;
+
+use crate::ApiError;
+
+/// The largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u64 = 500;
+/// The page size when none is given.
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+
+/// Raw query parameters, read one by one.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    params: HashMap<String, String>,
+    problems: Problems,
+}
+
+/// Paging and ordering of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// 1-based page.
+    pub page: u64,
+    /// Items per page.
+    pub page_size: u64,
+    /// Sort direction.
+    pub order: Order,
+    /// Whether the client asked for a page; plain lists return everything otherwise.
+    pub explicit: bool,
+}
+
+impl ListQuery {
+    /// Starts reading `params`.
+    pub fn new(params: HashMap<String, String>) -> Self {
+        Self {
+            params,
+            problems: Problems::default(),
+        }
+    }
+
+    fn positive(&mut self, name: &str, default: u64, max: u64) -> u64 {
+        match self.params.get(name) {
+            None => default,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    self.problems
+                        .add(name, format!("must be an integer from 1 to {max}"));
+                    default
+                }
+            },
+        }
+    }
+
+    /// `page`, `page_size` and `order` (default desc).
+    pub fn paging(&mut self) -> Paging {
+        let explicit = self.params.contains_key("page") || self.params.contains_key("page_size");
+        let page = self.positive("page", 1, u64::from(u32::MAX));
+        let page_size = self.positive("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+        let order = match self.params.get("order").map(String::as_str) {
+            None | Some("desc") => Order::Desc,
+            Some("asc") => Order::Asc,
+            Some(_) => {
+                self.problems.add("order", "must be asc or desc");
+                Order::Desc
+            }
+        };
+        Paging {
+            page,
+            page_size,
+            order,
+            explicit,
+        }
+    }
+
+    /// `sort`, one of `allowed` (the first is the default).
+    pub fn sort(&mut self, allowed: &[&'static str]) -> &'static str {
+        match self.params.get("sort") {
+            None => allowed[0],
+            Some(s) => match allowed.iter().find(|a| **a == s.as_str()) {
+                Some(a) => a,
+                None => {
+                    self.problems
+                        .add("sort", format!("must be one of {}", allowed.join(", ")));
+                    allowed[0]
+                }
+            },
+        }
+    }
+
+    /// `from` and `to`: RFC 3339 or `YYYY-MM-DD`; `from` must not be after `to`.
+    pub fn range(&mut self) -> (Option<Timestamp>, Option<Timestamp>) {
+        let mut bound = |name: &str, upper| {
+            let raw = self.params.get(name)?;
+            self.problems.check(name, Timestamp::parse_bound(raw, upper))
+        };
+        let from = bound("from", false);
+        let to = bound("to", true);
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                self.problems.add("from", "must not be after to");
+            }
+        }
+        (from, to)
+    }
+
+    /// An optional parameter parsed by `parse`.
+    pub fn optional<T, E: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let raw = self.params.get(name)?;
+        self.problems.check(name, parse(raw))
+    }
+
+    /// A required parameter parsed by `parse`.
+    pub fn required<T, E: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        if !self.params.contains_key(name) {
+            self.problems.add(name, "is required");
+            return None;
+        }
+        self.optional(name, parse)
+    }
+
+    /// Ends reading: 400 `invalid_query` if anything was wrong.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            let err: ValidationError = self.problems.finish::<()>(None).unwrap_err();
+            Err(ApiError::invalid_query(err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> ListQuery {
+        ListQuery::new(pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let mut l = q(&[]);
+        let p = l.paging();
+        assert_eq!((p.page, p.page_size, p.order, p.explicit), (1, 50, Order::Desc, false));
+        assert_eq!(l.sort(&["purchased_at", "total"]), "purchased_at");
+        assert!(l.finish().is_ok());
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported() {
+        let mut l = q(&[
+            ("page", "0"),
+            ("page_size", "501"),
+            ("order", "up"),
+            ("sort", "name"),
+            ("from", "2026-02-01"),
+            ("to", "2026-01-01"),
+        ]);
+        l.paging();
+        l.sort(&["purchased_at", "total"]);
+        l.range();
+        let err = l.finish().unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.code(), "invalid_query");
+    }
+
+    #[test]
+    fn ranges_accept_dates_and_timestamps() {
+        let mut l = q(&[("from", "2026-01-01"), ("to", "2026-01-01T10:00:00Z")]);
+        let (f, t) = l.range();
+        assert!(f.is_some() && t.is_some());
+        assert!(l.finish().is_ok());
+        let mut l = q(&[("page_size", "500"), ("page", "3"), ("order", "asc")]);
+        let p = l.paging();
+        assert_eq!((p.page, p.page_size, p.order, p.explicit), (3, 500, Order::Asc, true));
+    }
+}
