@@ -8,7 +8,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use erp_core::{Projection, ProjectionError};
+use erp_core::{ProjectionError, Projections};
 use erp_store::{Outbox, StoreError};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -47,11 +47,33 @@ impl RelayTrigger {
     }
 }
 
+/// What a command handler calls after a successful write: feeds the new
+/// events to the service's projections right away (so a client reads its
+/// own write) and wakes the relay. Projection failures here are only
+/// logged: the relay projects every record again before publishing it.
+#[derive(Debug, Clone)]
+pub struct RelayHandle {
+    projections: Projections,
+    trigger: RelayTrigger,
+}
+
+impl RelayHandle {
+    /// Call after the write holding `records` succeeded.
+    pub async fn committed(&self, records: &[erp_store::OutboxRecord]) {
+        for r in records {
+            if let Err((name, e)) = self.projections.project(&r.envelope).await {
+                tracing::warn!(projection = name, event_id = %r.envelope.id, error = %e, "inline projection failed; the relay will retry");
+            }
+        }
+        self.trigger.notify();
+    }
+}
+
 /// Moves events from an outbox to projections and the bus.
 pub struct OutboxRelay {
     outbox: Arc<dyn Outbox>,
     bus: Arc<dyn EventBus>,
-    projections: Vec<Arc<dyn Projection>>,
+    projections: Projections,
     trigger: RelayTrigger,
     batch: usize,
     idle_poll: Duration,
@@ -60,7 +82,7 @@ pub struct OutboxRelay {
 impl std::fmt::Debug for OutboxRelay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutboxRelay")
-            .field("projections", &self.projections.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .field("projections", &self.projections)
             .field("batch", &self.batch)
             .field("idle_poll", &self.idle_poll)
             .finish_non_exhaustive()
@@ -73,7 +95,7 @@ impl OutboxRelay {
         Self {
             outbox,
             bus,
-            projections: Vec::new(),
+            projections: Projections::default(),
             trigger: RelayTrigger::default(),
             batch: 100,
             idle_poll: Duration::from_millis(500),
@@ -81,7 +103,7 @@ impl OutboxRelay {
     }
 
     /// Also feeds every record to these projections before publishing it.
-    pub fn with_projections(mut self, projections: Vec<Arc<dyn Projection>>) -> Self {
+    pub fn with_projections(mut self, projections: Projections) -> Self {
         self.projections = projections;
         self
     }
@@ -96,6 +118,14 @@ impl OutboxRelay {
     /// The handle that wakes this relay.
     pub fn trigger(&self) -> RelayTrigger {
         self.trigger.clone()
+    }
+
+    /// The handle command handlers call after each write.
+    pub fn handle(&self) -> RelayHandle {
+        RelayHandle {
+            projections: self.projections.clone(),
+            trigger: self.trigger.clone(),
+        }
     }
 
     /// One pass over up to one batch of pending records; returns how many
@@ -122,21 +152,14 @@ impl OutboxRelay {
 
     async fn hand_on(&self, record: &erp_store::OutboxRecord) -> Result<(), RelayError> {
         let envelope = &record.envelope;
-        for p in self.projections.iter().filter(|p| p.handles(&envelope.event_type)) {
-            match p.project(envelope).await {
-                Ok(()) => {}
-                // An event its own service cannot read will never become
-                // readable: log it loudly and let it through to the bus.
-                Err(ProjectionError::Decode(e)) => {
-                    tracing::error!(projection = p.name(), event_id = %envelope.id, error = %e, "cannot project event");
-                }
-                Err(source) => {
-                    return Err(RelayError::Projection {
-                        name: p.name(),
-                        source,
-                    });
-                }
+        match self.projections.project(envelope).await {
+            Ok(()) => {}
+            // An event its own service cannot read will never become
+            // readable: log it loudly and let it through to the bus.
+            Err((name, ProjectionError::Decode(e))) => {
+                tracing::error!(projection = name, event_id = %envelope.id, error = %e, "cannot project event");
             }
+            Err((name, source)) => return Err(RelayError::Projection { name, source }),
         }
         if record.publish {
             self.bus.publish(OutgoingMessage::from_envelope(envelope)).await?;
@@ -176,7 +199,7 @@ mod tests {
     use std::sync::Mutex;
 
     use async_trait::async_trait;
-    use erp_core::{EventEnvelope, EventId, RawEnvelope, Timestamp};
+    use erp_core::{EventEnvelope, EventId, Projection, RawEnvelope, Timestamp};
     use erp_store::{
         OutboxRecord, WriteStore,
         memory::{MemoryOutbox, MemoryWriteStore},
@@ -244,7 +267,7 @@ mod tests {
             .unwrap();
         let seen = Arc::new(Seen::default());
         let relay = OutboxRelay::new(Arc::new(outbox.clone()), Arc::new(bus))
-            .with_projections(vec![seen.clone()]);
+            .with_projections(Projections::new(vec![seen.clone()]));
 
         assert_eq!(relay.relay_once().await.unwrap(), 2);
         assert_eq!(*seen.0.lock().unwrap(), vec!["thing.local", "thing.done"]);

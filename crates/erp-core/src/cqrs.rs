@@ -6,6 +6,8 @@
 //! envelopes into a read model, and a [`QueryHandler`] answers a query from a
 //! read model only, never from the write model.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::{DecodeError, RawEnvelope};
@@ -62,6 +64,32 @@ pub trait Projection: Send + Sync {
 
     /// Folds one event into the read model.
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError>;
+}
+
+/// The projections of one service, fed together.
+#[derive(Clone, Default)]
+pub struct Projections(Vec<Arc<dyn Projection>>);
+
+impl std::fmt::Debug for Projections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|p| p.name())).finish()
+    }
+}
+
+impl Projections {
+    /// A set of projections.
+    pub fn new(projections: Vec<Arc<dyn Projection>>) -> Self {
+        Self(projections)
+    }
+
+    /// Feeds `event` to every projection that handles its type, stopping at
+    /// the first failure, which names the projection.
+    pub async fn project(&self, event: &RawEnvelope) -> Result<(), (&'static str, ProjectionError)> {
+        for p in self.0.iter().filter(|p| p.handles(&event.event_type)) {
+            p.project(event).await.map_err(|e| (p.name(), e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Answers queries of type `Q` from a read model.

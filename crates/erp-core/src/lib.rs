@@ -28,7 +28,7 @@ pub mod time;
 pub mod validation;
 
 pub use amount::{AmountError, Money, Quantity};
-pub use cqrs::{Aggregate, Projection, ProjectionError, QueryHandler};
+pub use cqrs::{Aggregate, Projection, ProjectionError, Projections, QueryHandler};
 pub use envelope::{DecodeError, DomainEvent, EventEnvelope, RawEnvelope};
 pub use events::{EventLine, PurchaseCompleted, SaleCompleted, StockChanged};
 pub use id::{EventId, IdError, ProductId, PurchaseId, SaleId, StoreId};

@@ -33,6 +33,19 @@ pub struct Paging {
     pub explicit: bool,
 }
 
+impl Paging {
+    /// The requested page of an already ordered list; the whole list when
+    /// the client asked for no page.
+    pub fn slice<T>(&self, items: Vec<T>) -> Vec<T> {
+        if !self.explicit {
+            return items;
+        }
+        let skip = usize::try_from((self.page - 1).saturating_mul(self.page_size)).unwrap_or(usize::MAX);
+        let take = usize::try_from(self.page_size).unwrap_or(usize::MAX);
+        items.into_iter().skip(skip).take(take).collect()
+    }
+}
+
 impl ListQuery {
     /// Starts reading `params`.
     pub fn new(params: HashMap<String, String>) -> Self {
@@ -175,6 +188,14 @@ mod tests {
         let err = l.finish().unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
         assert_eq!(err.code(), "invalid_query");
+    }
+
+    #[test]
+    fn slices_only_when_asked() {
+        let mut l = q(&[]);
+        assert_eq!(l.paging().slice((1..=60).collect::<Vec<_>>()).len(), 60);
+        let mut l = q(&[("page", "2"), ("page_size", "25")]);
+        assert_eq!(l.paging().slice((1..=60).collect::<Vec<_>>()), (26..=50).collect::<Vec<_>>());
     }
 
     #[test]

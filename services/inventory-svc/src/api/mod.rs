@@ -1,0 +1,58 @@
+//! The REST API (design §5, inventory-svc).
+
+mod catalog;
+mod stock;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    http::StatusCode,
+    middleware::from_fn_with_state,
+    routing::{get, post},
+};
+use erp_service::{ApiError, idempotency::idempotency};
+use erp_store::IdempotencyStore;
+
+use crate::app::{Inventory, InventoryError};
+
+/// The inventory routes (without health and the shared layers).
+pub fn router(inventory: Inventory, idempotency_store: Arc<dyn IdempotencyStore>) -> Router {
+    let idem = || from_fn_with_state(idempotency_store.clone(), idempotency);
+    Router::new()
+        .route(
+            "/products",
+            post(catalog::create_product).layer(idem()).get(catalog::list_products),
+        )
+        .route("/products/{id}", get(catalog::get_product))
+        .route(
+            "/stores",
+            post(catalog::create_store).layer(idem()).get(catalog::list_stores),
+        )
+        .route("/stores/{id}", get(catalog::get_store))
+        .route("/stock", get(stock::list_levels))
+        .route("/stock/{store_id}/{product_id}", get(stock::get_level))
+        .route("/stock/{store_id}/{product_id}/movements", get(stock::list_movements))
+        .with_state(inventory)
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::AlreadyExists(what) => {
+                let code = if what == "store" {
+                    "store_already_exists"
+                } else {
+                    "product_already_exists"
+                };
+                ApiError::new(StatusCode::CONFLICT, code, format!("a {what} with this id already exists"))
+                    .with_detail("id", "already exists")
+            }
+            InventoryError::UnknownStore(id) => ApiError::not_found("store_id", format!("no store {id}")),
+            InventoryError::UnknownProduct(id) => {
+                ApiError::not_found("product_id", format!("no product {id}"))
+            }
+            InventoryError::Store(e) => e.into(),
+        }
+    }
+}

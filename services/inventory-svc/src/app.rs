@@ -1,0 +1,202 @@
+//! The application layer: commands and queries, shared by the REST API, the
+//! gRPC service and the event consumer.
+
+use std::sync::Arc;
+
+use erp_bus::relay::RelayHandle;
+use erp_core::{Aggregate, DomainEvent, EventEnvelope, ProductId, Quantity, StoreId};
+use erp_store::{OutboxRecord, ReadModel, StoreError, ViewQuery, WriteStore};
+
+use crate::{
+    catalog::{CatalogError, Product, ProductAggregate, Store, StoreAggregate},
+    stock::StockLedger,
+};
+
+/// The name inventory signs its events with.
+pub const SOURCE: &str = "inventory-svc";
+
+/// Why a command or query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// A product or store with that id exists.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// No such store.
+    #[error("unknown store {0}")]
+    UnknownStore(StoreId),
+    /// No such product.
+    #[error("unknown product {0}")]
+    UnknownProduct(ProductId),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything inventory's adapters need, wired together.
+#[derive(Clone)]
+pub struct Inventory {
+    pub(crate) products: Arc<dyn WriteStore<Product>>,
+    pub(crate) stores: Arc<dyn WriteStore<Store>>,
+    pub(crate) product_views: Arc<dyn ReadModel<Product>>,
+    pub(crate) store_views: Arc<dyn ReadModel<Store>>,
+    pub(crate) ledger: Arc<dyn StockLedger>,
+    pub(crate) relay: RelayHandle,
+}
+
+impl std::fmt::Debug for Inventory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inventory").finish_non_exhaustive()
+    }
+}
+
+/// Answer of the purchase check (gRPC `CheckPurchase`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseCheck {
+    /// Whether the store exists.
+    pub store_known: bool,
+    /// Products inventory does not know, in request order.
+    pub unknown_products: Vec<ProductId>,
+    /// Units in the store now.
+    pub total_units: i64,
+    /// The store's capacity, if limited.
+    pub capacity: Option<i64>,
+    /// Whether the purchase fits.
+    pub capacity_ok: bool,
+}
+
+fn records<E: DomainEvent>(events: Vec<E>, correlation_id: &str) -> Vec<OutboxRecord> {
+    events
+        .into_iter()
+        .map(|e| OutboxRecord::local(EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw()))
+        .collect()
+}
+
+impl Inventory {
+    /// Registers a product; [`InventoryError::AlreadyExists`] if the id is taken.
+    pub async fn register_product(&self, product: Product, correlation_id: &str) -> Result<Product, InventoryError> {
+        let id = product.id.clone();
+        let current = self.products.get(id.as_str()).await?.map(|v| v.value);
+        let events = ProductAggregate(current)
+            .handle(product)
+            .map_err(|CatalogError::AlreadyExists| InventoryError::AlreadyExists("product"))?;
+        let state = ProductAggregate::replay(&events).0.expect("registration sets the product");
+        let records = records(events, correlation_id);
+        match self.products.insert(id.as_str(), state.clone(), records.clone()).await {
+            Err(StoreError::Conflict(_)) => return Err(InventoryError::AlreadyExists("product")),
+            other => other?,
+        }
+        self.relay.committed(&records).await;
+        Ok(state)
+    }
+
+    /// Opens a store; [`InventoryError::AlreadyExists`] if the id is taken.
+    pub async fn open_store(&self, store: Store, correlation_id: &str) -> Result<Store, InventoryError> {
+        let id = store.id.clone();
+        let current = self.stores.get(id.as_str()).await?.map(|v| v.value);
+        let events = StoreAggregate(current)
+            .handle(store)
+            .map_err(|CatalogError::AlreadyExists| InventoryError::AlreadyExists("store"))?;
+        let state = StoreAggregate::replay(&events).0.expect("opening sets the store");
+        let records = records(events, correlation_id);
+        match self.stores.insert(id.as_str(), state.clone(), records.clone()).await {
+            Err(StoreError::Conflict(_)) => return Err(InventoryError::AlreadyExists("store")),
+            other => other?,
+        }
+        self.relay.committed(&records).await;
+        Ok(state)
+    }
+
+    /// Makes sure store `main` exists. Safe with several instances starting at once.
+    pub async fn ensure_main_store(&self) -> Result<(), InventoryError> {
+        match self.open_store(Store::main(), "startup").await {
+            Ok(_) | Err(InventoryError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A product, from the read model.
+    pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, InventoryError> {
+        Ok(self.product_views.get(id.as_str()).await?)
+    }
+
+    /// Every product, ordered by id.
+    pub async fn products(&self) -> Result<Vec<Product>, InventoryError> {
+        Ok(self.product_views.query(&by_id()).await?.items)
+    }
+
+    /// A store, from the read model.
+    pub async fn store(&self, id: &StoreId) -> Result<Option<Store>, InventoryError> {
+        Ok(self.store_views.get(id.as_str()).await?)
+    }
+
+    /// Every store, ordered by id.
+    pub async fn stores(&self) -> Result<Vec<Store>, InventoryError> {
+        Ok(self.store_views.query(&by_id()).await?.items)
+    }
+
+    /// Fails unless both the store and the product are known.
+    pub async fn require_pair(&self, store: &StoreId, product: &ProductId) -> Result<(), InventoryError> {
+        if self.store(store).await?.is_none() {
+            return Err(InventoryError::UnknownStore(store.clone()));
+        }
+        if self.product(product).await?.is_none() {
+            return Err(InventoryError::UnknownProduct(product.clone()));
+        }
+        Ok(())
+    }
+
+    /// Units on hand of a known pair (0 if it never moved).
+    pub async fn on_hand(&self, store: &StoreId, product: &ProductId) -> Result<i64, InventoryError> {
+        self.require_pair(store, product).await?;
+        Ok(self.ledger.level(store, product).await?.map_or(0, |l| l.on_hand))
+    }
+
+    /// Units in a store and its capacity; [`InventoryError::UnknownStore`] if unknown.
+    pub async fn count_total_items(&self, store: &StoreId) -> Result<(i64, Option<i64>), InventoryError> {
+        let s = self
+            .store(store)
+            .await?
+            .ok_or_else(|| InventoryError::UnknownStore(store.clone()))?;
+        Ok((self.ledger.total_units(store).await?, s.capacity))
+    }
+
+    /// Everything purchase-svc checks before recording a purchase.
+    pub async fn check_purchase(
+        &self,
+        store: &StoreId,
+        lines: &[(ProductId, Quantity)],
+    ) -> Result<PurchaseCheck, InventoryError> {
+        let mut unknown_products = Vec::new();
+        for (p, _) in lines {
+            if self.product(p).await?.is_none() {
+                unknown_products.push(p.clone());
+            }
+        }
+        let Some(s) = self.store(store).await? else {
+            return Ok(PurchaseCheck {
+                store_known: false,
+                unknown_products,
+                total_units: 0,
+                capacity: None,
+                capacity_ok: false,
+            });
+        };
+        let total_units = self.ledger.total_units(store).await?;
+        let incoming: i64 = lines.iter().map(|(_, q)| q.get()).sum();
+        let capacity_ok = s.capacity.is_none_or(|c| total_units + incoming <= c);
+        Ok(PurchaseCheck {
+            store_known: true,
+            unknown_products,
+            total_units,
+            capacity: s.capacity,
+            capacity_ok,
+        })
+    }
+}
+
+fn by_id() -> ViewQuery {
+    ViewQuery {
+        sort: vec![("id".into(), erp_store::Order::Asc)],
+        ..ViewQuery::everything()
+    }
+}

@@ -1,0 +1,108 @@
+//! gRPC `erp.inventory.v1.Inventory`, answering from the same application
+//! layer as the REST API.
+
+use erp_core::{ProductId, Quantity, StoreId};
+use proto::erp::inventory::v1::{
+    self as pb,
+    inventory_server::{Inventory as InventoryRpc, InventoryServer},
+};
+use tonic::{Request, Response, Status};
+
+use crate::app::{Inventory, InventoryError};
+
+/// The tonic service.
+#[derive(Debug, Clone)]
+pub struct InventoryGrpc(Inventory);
+
+/// The gRPC server for `inventory`.
+pub fn server(inventory: Inventory) -> InventoryServer<InventoryGrpc> {
+    InventoryServer::new(InventoryGrpc(inventory))
+}
+
+impl From<InventoryError> for Status {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::UnknownStore(id) => Status::not_found(format!("no store {id}")),
+            InventoryError::UnknownProduct(id) => Status::not_found(format!("no product {id}")),
+            InventoryError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
+            InventoryError::Store(erp_store::StoreError::Unavailable(cause)) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                Status::unavailable("the database is unavailable")
+            }
+            InventoryError::Store(other) => {
+                tracing::error!(error = %other, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+fn store_id(raw: &str) -> Result<StoreId, Status> {
+    StoreId::parse(raw).map_err(|e| Status::invalid_argument(format!("store_id {e}")))
+}
+
+fn product_id(raw: &str) -> Result<ProductId, Status> {
+    ProductId::parse(raw).map_err(|e| Status::invalid_argument(format!("product_id {e}")))
+}
+
+#[tonic::async_trait]
+impl InventoryRpc for InventoryGrpc {
+    async fn get_product(&self, req: Request<pb::GetProductRequest>) -> Result<Response<pb::Product>, Status> {
+        let id = product_id(&req.get_ref().product_id)?;
+        let p = self
+            .0
+            .product(&id)
+            .await?
+            .ok_or(InventoryError::UnknownProduct(id))?;
+        Ok(Response::new(pb::Product {
+            id: p.id.to_string(),
+            name: p.name,
+            unit: p.unit,
+        }))
+    }
+
+    async fn get_stock(&self, req: Request<pb::GetStockRequest>) -> Result<Response<pb::StockLevel>, Status> {
+        let store = store_id(&req.get_ref().store_id)?;
+        let product = product_id(&req.get_ref().product_id)?;
+        let on_hand = self.0.on_hand(&store, &product).await?;
+        Ok(Response::new(pb::StockLevel {
+            store_id: store.to_string(),
+            product_id: product.to_string(),
+            on_hand,
+        }))
+    }
+
+    async fn count_total_items(
+        &self,
+        req: Request<pb::CountTotalItemsRequest>,
+    ) -> Result<Response<pb::CountTotalItemsResponse>, Status> {
+        let store = store_id(&req.get_ref().store_id)?;
+        let (total_units, capacity) = self.0.count_total_items(&store).await?;
+        Ok(Response::new(pb::CountTotalItemsResponse { total_units, capacity }))
+    }
+
+    async fn check_purchase(
+        &self,
+        req: Request<pb::CheckPurchaseRequest>,
+    ) -> Result<Response<pb::CheckPurchaseResponse>, Status> {
+        let req = req.into_inner();
+        let store = store_id(&req.store_id)?;
+        let lines = req
+            .lines
+            .iter()
+            .map(|l| {
+                let q = Quantity::new(l.quantity)
+                    .map_err(|e| Status::invalid_argument(format!("quantity {e}")))?;
+                Ok((product_id(&l.product_id)?, q))
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        let check = self.0.check_purchase(&store, &lines).await?;
+        Ok(Response::new(pb::CheckPurchaseResponse {
+            store_known: check.store_known,
+            unknown_products: check.unknown_products.iter().map(ToString::to_string).collect(),
+            total_units: check.total_units,
+            capacity: check.capacity,
+            capacity_ok: check.capacity_ok,
+        }))
+    }
+}

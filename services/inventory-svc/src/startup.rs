@@ -1,0 +1,138 @@
+//! Wiring: adapters, projections, relay, consumer, REST and gRPC servers.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use axum::Router;
+use erp_bus::{EventBus, SubscriptionHandle, relay::OutboxRelay};
+use erp_core::Projections;
+use erp_service::health::{FnCheck, Health};
+use erp_store::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    api,
+    app::Inventory,
+    config::Config,
+    consumer::{StockConsumer, subscription},
+    grpc,
+    projections::{ProductsProjection, StoresProjection},
+    stock::MemoryStockLedger,
+};
+
+/// A built, not yet running, inventory service. Listeners are bound in
+/// [`Application::build`], so port 0 works and the ports are known early.
+pub struct Application {
+    http: TcpListener,
+    grpc: TcpListener,
+    router: Router,
+    inventory: Inventory,
+    relay: OutboxRelay,
+    consumer: SubscriptionHandle,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("http", &self.http.local_addr().ok())
+            .field("grpc", &self.grpc.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds the service on `bus`, with the store chosen by `config`.
+    pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
+        config.common.require_memory_store()?;
+        let outbox = MemoryOutbox::new();
+        let product_views = Arc::new(MemoryReadModel::new());
+        let store_views = Arc::new(MemoryReadModel::new());
+        let projections = Projections::new(vec![
+            Arc::new(ProductsProjection(product_views.clone())),
+            Arc::new(StoresProjection(store_views.clone())),
+        ]);
+        let relay = OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
+        let inventory = Inventory {
+            products: Arc::new(MemoryWriteStore::new(outbox.clone())),
+            stores: Arc::new(MemoryWriteStore::new(outbox)),
+            product_views,
+            store_views,
+            ledger: Arc::new(MemoryStockLedger::default()),
+            relay: relay.handle(),
+        };
+        inventory
+            .ensure_main_store()
+            .await
+            .context("creating store main")?;
+        let consumer = bus
+            .subscribe(subscription(), Arc::new(StockConsumer::new(inventory.clone())))
+            .await
+            .context("subscribing to inventory.stock")?;
+
+        let attached = consumer.attached();
+        let bus_for_health = bus.clone();
+        let health = Health::new()
+            .with(FnCheck::new("bus", true, move || bus_for_health.status().connected))
+            .with(FnCheck::new("consumer", true, move || *attached.borrow()));
+        let router = erp_service::http::finish(
+            api::router(inventory.clone(), Arc::new(MemoryIdempotency::default()))
+                .merge(erp_service::health::routes(health)),
+        );
+
+        let http = TcpListener::bind(config.http_addr)
+            .await
+            .with_context(|| format!("binding REST on {}", config.http_addr))?;
+        let grpc = TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("binding gRPC on {}", config.grpc_addr))?;
+        Ok(Self {
+            http,
+            grpc,
+            router,
+            inventory,
+            relay,
+            consumer,
+        })
+    }
+
+    /// The bound REST address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The application layer, for in-process callers.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// Serves REST and gRPC and runs the relay until `shutdown` completes.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let cancel = CancellationToken::new();
+        let relay = tokio::spawn(self.relay.run(cancel.clone()));
+        let grpc = tonic::transport::Server::builder()
+            .add_service(grpc::server(self.inventory.clone()))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
+                cancel.clone().cancelled_owned(),
+            );
+        let http = erp_service::http::serve(self.http, self.router, cancel.clone().cancelled_owned());
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.cancel();
+        });
+        let (http, grpc) = tokio::join!(http, grpc);
+        cancel.cancel();
+        self.consumer.stop().await;
+        let _ = relay.await;
+        http.context("REST server")?;
+        grpc.context("gRPC server")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+//! The stock ledger: one entry per (event, product), and the stock levels
+//! derived from it. Applying an event is all-or-nothing and happens once per
+//! event id, however often the event is delivered.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use erp_core::{EventId, ProductId, StoreId, Timestamp};
+use erp_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// Why stock moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementKind {
+    /// A purchase added stock.
+    Purchase,
+    /// A sale removed stock.
+    Sale,
+}
+
+/// Everything one event does to stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    /// The event; the unit of exactly-once.
+    pub event_id: EventId,
+    /// Purchase or sale.
+    pub kind: MovementKind,
+    /// The purchase or sale id.
+    pub source_id: String,
+    /// Where.
+    pub store_id: StoreId,
+    /// When it happened (business time).
+    pub at: Timestamp,
+    /// Signed change per product; each product once.
+    pub deltas: Vec<(ProductId, i64)>,
+}
+
+/// One row of the ledger, as `GET /stock/{store}/{product}/movements` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The event that moved stock.
+    pub event_id: EventId,
+    /// Purchase or sale.
+    pub kind: MovementKind,
+    /// The purchase or sale id.
+    pub source_id: String,
+    /// Signed change.
+    pub delta: i64,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// Units on hand of one product in one store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    /// Where.
+    pub store_id: StoreId,
+    /// What.
+    pub product_id: ProductId,
+    /// Σ ledger deltas; negative when sales outran stock.
+    pub on_hand: i64,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Stock moved.
+    Moved,
+    /// This event had moved stock before; nothing changed.
+    AlreadyApplied,
+}
+
+/// The ledger port.
+#[async_trait]
+pub trait StockLedger: Send + Sync {
+    /// Applies a movement once: every line or none.
+    async fn apply(&self, movement: &Movement) -> Result<Applied, StoreError>;
+    /// One level; `None` when the pair never moved.
+    async fn level(&self, store: &StoreId, product: &ProductId) -> Result<Option<StockLevel>, StoreError>;
+    /// Levels matching the optional filters, ordered by store then product.
+    async fn levels(
+        &self,
+        store: Option<&StoreId>,
+        product: Option<&ProductId>,
+    ) -> Result<Vec<StockLevel>, StoreError>;
+    /// The ledger of one pair, oldest first.
+    async fn movements(&self, store: &StoreId, product: &ProductId) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// Units in a store: Σ on_hand over its products, negative rows as 0.
+    async fn total_units(&self, store: &StoreId) -> Result<i64, StoreError>;
+}
+
+type Pair = (StoreId, ProductId);
+
+#[derive(Debug, Default)]
+struct Ledger {
+    applied: HashSet<EventId>,
+    entries: BTreeMap<Pair, Vec<LedgerEntry>>,
+    levels: BTreeMap<Pair, StockLevel>,
+}
+
+/// The in-memory ledger. One lock covers entries and levels, which makes
+/// each `apply` atomic.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStockLedger(Arc<Mutex<Ledger>>);
+
+impl MemoryStockLedger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl StockLedger for MemoryStockLedger {
+    async fn apply(&self, m: &Movement) -> Result<Applied, StoreError> {
+        let mut ledger = self.lock();
+        if !ledger.applied.insert(m.event_id) {
+            return Ok(Applied::AlreadyApplied);
+        }
+        let now = Timestamp::now();
+        for (product, delta) in &m.deltas {
+            let pair = (m.store_id.clone(), product.clone());
+            ledger.entries.entry(pair.clone()).or_default().push(LedgerEntry {
+                event_id: m.event_id,
+                kind: m.kind,
+                source_id: m.source_id.clone(),
+                delta: *delta,
+                at: m.at,
+            });
+            let level = ledger.levels.entry(pair).or_insert_with(|| StockLevel {
+                store_id: m.store_id.clone(),
+                product_id: product.clone(),
+                on_hand: 0,
+                updated_at: now,
+            });
+            level.on_hand += delta;
+            level.updated_at = now;
+        }
+        Ok(Applied::Moved)
+    }
+
+    async fn level(&self, store: &StoreId, product: &ProductId) -> Result<Option<StockLevel>, StoreError> {
+        Ok(self.lock().levels.get(&(store.clone(), product.clone())).cloned())
+    }
+
+    async fn levels(
+        &self,
+        store: Option<&StoreId>,
+        product: Option<&ProductId>,
+    ) -> Result<Vec<StockLevel>, StoreError> {
+        Ok(self
+            .lock()
+            .levels
+            .values()
+            .filter(|l| store.is_none_or(|s| *s == l.store_id))
+            .filter(|l| product.is_none_or(|p| *p == l.product_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn movements(&self, store: &StoreId, product: &ProductId) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut entries = self
+            .lock()
+            .entries
+            .get(&(store.clone(), product.clone()))
+            .cloned()
+            .unwrap_or_default();
+        entries.sort_by(|a, b| (a.at, a.event_id).cmp(&(b.at, b.event_id)));
+        Ok(entries)
+    }
+
+    async fn total_units(&self, store: &StoreId) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .levels
+            .values()
+            .filter(|l| l.store_id == *store)
+            .map(|l| l.on_hand.max(0))
+            .sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn movement(kind: MovementKind, deltas: &[(&str, i64)]) -> Movement {
+        Movement {
+            event_id: EventId::new(),
+            kind,
+            source_id: "src".into(),
+            store_id: StoreId::main(),
+            at: Timestamp::now(),
+            deltas: deltas
+                .iter()
+                .map(|(p, d)| (ProductId::parse(*p).unwrap(), *d))
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_event_moves_stock_once_and_levels_equal_ledger_sums() {
+        let ledger = MemoryStockLedger::default();
+        let buy = movement(MovementKind::Purchase, &[("a", 5), ("b", 2)]);
+        let sell = movement(MovementKind::Sale, &[("a", -7)]);
+        assert_eq!(ledger.apply(&buy).await.unwrap(), Applied::Moved);
+        assert_eq!(ledger.apply(&buy).await.unwrap(), Applied::AlreadyApplied);
+        assert_eq!(ledger.apply(&sell).await.unwrap(), Applied::Moved);
+        let main = StoreId::main();
+        let a = ProductId::parse("a").unwrap();
+        assert_eq!(ledger.level(&main, &a).await.unwrap().unwrap().on_hand, -2);
+        let sum: i64 = ledger.movements(&main, &a).await.unwrap().iter().map(|e| e.delta).sum();
+        assert_eq!(sum, -2, "conservation: level = Σ ledger deltas");
+        assert_eq!(ledger.total_units(&main).await.unwrap(), 2, "negative rows count as 0");
+        assert_eq!(ledger.levels(Some(&main), None).await.unwrap().len(), 2);
+        assert_eq!(ledger.levels(None, Some(&a)).await.unwrap().len(), 1);
+    }
+}
