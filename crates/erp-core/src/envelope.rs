@@ -180,6 +180,7 @@ mod tests {
                     quantity: Quantity::new(3).unwrap(),
                     unit_price: Money::from_minor(100).unwrap(),
                 }],
+                supplier: None,
             },
             "purchase-svc",
             "corr",

@@ -27,6 +27,10 @@ pub struct PurchaseCompleted {
     pub purchased_at: Timestamp,
     /// What was bought; each product appears once.
     pub lines: Vec<EventLine>,
+    /// Who sold it to us, if recorded. Optional, so consumers of the
+    /// original schema are unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
 }
 
 impl DomainEvent for PurchaseCompleted {
@@ -45,6 +49,10 @@ pub struct SaleCompleted {
     pub sold_at: Timestamp,
     /// What was sold; each product appears once.
     pub lines: Vec<EventLine>,
+    /// Who bought it, if recorded. Optional, so consumers of the original
+    /// schema are unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
 }
 
 impl DomainEvent for SaleCompleted {

@@ -14,6 +14,8 @@
 //! | [`http`] | the layers and fallbacks every router gets, and `serve` |
 //! | [`config`] | flags shared by every binary, and picking adapters from them |
 //! | [`telemetry`] | tracing set-up (`--log-format json|pretty`) |
+//! | [`trade`] | what purchases and sales share: lines, totals, list queries |
+//! | [`runtime`] | running a service's HTTP server and outbox relay until shutdown |
 
 pub mod body;
 pub mod config;
@@ -23,7 +25,9 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod list;
+pub mod runtime;
 pub mod telemetry;
+pub mod trade;
 
 pub use body::JsonBody;
 pub use error::ApiError;

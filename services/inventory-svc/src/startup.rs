@@ -9,7 +9,6 @@ use erp_core::Projections;
 use erp_service::health::{FnCheck, Health};
 use erp_store::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     api,
@@ -111,28 +110,28 @@ impl Application {
         &self.inventory
     }
 
-    /// Serves REST and gRPC and runs the relay until `shutdown` completes.
+    /// Serves REST and gRPC, consumes and runs the relay until `shutdown` completes.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let cancel = CancellationToken::new();
-        let relay = tokio::spawn(self.relay.run(cancel.clone()));
-        let grpc = tonic::transport::Server::builder()
-            .add_service(grpc::server(self.inventory.clone()))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
-                cancel.clone().cancelled_owned(),
-            );
-        let http = erp_service::http::serve(self.http, self.router, cancel.clone().cancelled_owned());
-        let stop = cancel.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            stop.cancel();
-        });
-        let (http, grpc) = tokio::join!(http, grpc);
-        cancel.cancel();
+        let grpc_service = grpc::server(self.inventory.clone());
+        let grpc_listener = self.grpc;
+        let result = erp_service::runtime::run(
+            self.http,
+            self.router,
+            self.relay,
+            |cancel| async move {
+                tonic::transport::Server::builder()
+                    .add_service(grpc_service)
+                    .serve_with_incoming_shutdown(
+                        tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                        cancel.cancelled_owned(),
+                    )
+                    .await
+                    .context("gRPC server")
+            },
+            shutdown,
+        )
+        .await;
         self.consumer.stop().await;
-        let _ = relay.await;
-        http.context("REST server")?;
-        grpc.context("gRPC server")?;
-        Ok(())
+        result
     }
 }

@@ -1,0 +1,286 @@
+//! What purchases and sales have in common, so neither service repeats the
+//! other: the request shape (store, date, counterparty, 1–100 priced lines),
+//! line totals, the document view, and the list query over it.
+
+use std::collections::{HashMap, HashSet};
+
+use erp_core::{EventLine, Money, Problems, ProductId, Quantity, StoreId, Timestamp};
+use erp_store::{Filter, Page, ViewQuery};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{
+    ApiError, JsonBody,
+    fields::{array, get, integer, object, parsed, required, text},
+    list::ListQuery,
+};
+
+/// Most lines one purchase or sale may carry.
+pub const MAX_LINES: usize = 100;
+const PARTY_MAX: usize = 200;
+
+/// A validated purchase or sale request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeRequest {
+    /// The store; `main` when omitted.
+    pub store_id: StoreId,
+    /// Business time; now when omitted.
+    pub at: Timestamp,
+    /// Supplier or customer, if given.
+    pub party: Option<String>,
+    /// The lines, each product once.
+    pub lines: Vec<EventLine>,
+}
+
+/// Parses a request body. `date_field` is `purchased_at` or `sold_at`,
+/// `party_field` `supplier` or `customer`. Every problem is reported.
+pub fn parse_request(body: &JsonBody, date_field: &str, party_field: &str) -> Result<TradeRequest, ApiError> {
+    let o = &body.0;
+    let mut p = Problems::default();
+    let store_id = match get(o, "store_id") {
+        None => Some(StoreId::main()),
+        Some(v) => parsed(&mut p, "store_id", v, StoreId::parse),
+    };
+    let at = match get(o, date_field) {
+        None => Some(Timestamp::now()),
+        Some(v) => parsed(&mut p, date_field, v, Timestamp::parse),
+    };
+    let party = match get(o, party_field) {
+        None => Some(None),
+        Some(v) => text(&mut p, party_field, v, PARTY_MAX).map(Some),
+    };
+    let lines = required(&mut p, "lines", get(o, "lines")).and_then(|v| parse_lines(&mut p, v));
+    if let Some(lines) = &lines {
+        if let Err(e) = totals(lines) {
+            p.add("lines", e);
+        }
+    }
+    let request = store_id
+        .zip(at)
+        .zip(party)
+        .zip(lines)
+        .map(|(((store_id, at), party), lines)| TradeRequest {
+            store_id,
+            at,
+            party,
+            lines,
+        });
+    Ok(p.finish(request)?)
+}
+
+fn parse_lines(p: &mut Problems, v: &Value) -> Option<Vec<EventLine>> {
+    let items = array(p, "lines", v, 1, MAX_LINES)?;
+    let mut lines = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    let mut all_ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let path = |f: &str| format!("lines[{i}].{f}");
+        let Some(o) = object(p, &format!("lines[{i}]"), item) else {
+            all_ok = false;
+            continue;
+        };
+        let product = required(p, &path("product_id"), get(o, "product_id"))
+            .and_then(|v| parsed(p, &path("product_id"), v, ProductId::parse));
+        if let Some(id) = &product {
+            if !seen.insert(id.clone()) {
+                p.add(path("product_id"), "appears on more than one line");
+            }
+        }
+        let quantity = required(p, &path("quantity"), get(o, "quantity"))
+            .and_then(|v| integer(p, &path("quantity"), v, Quantity::new));
+        let unit_price = required(p, &path("unit_price"), get(o, "unit_price"))
+            .and_then(|v| integer(p, &path("unit_price"), v, Money::from_minor));
+        match (product, quantity, unit_price) {
+            (Some(product_id), Some(quantity), Some(unit_price)) => lines.push(EventLine {
+                product_id,
+                quantity,
+                unit_price,
+            }),
+            _ => all_ok = false,
+        }
+    }
+    all_ok.then_some(lines)
+}
+
+/// A line as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineView {
+    /// The product.
+    pub product_id: ProductId,
+    /// Units.
+    pub quantity: Quantity,
+    /// Price per unit, minor units.
+    pub unit_price: Money,
+    /// quantity × unit_price.
+    pub line_total: Money,
+}
+
+/// Line views and the document total; fails when a total overflows.
+pub fn totals(lines: &[EventLine]) -> Result<(Vec<LineView>, Money), erp_core::AmountError> {
+    let mut total = Money::ZERO;
+    let mut views = Vec::with_capacity(lines.len());
+    for l in lines {
+        let line_total = l.unit_price.checked_mul(l.quantity)?;
+        total = total.checked_add(line_total)?;
+        views.push(LineView {
+            product_id: l.product_id.clone(),
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            line_total,
+        });
+    }
+    Ok((views, total))
+}
+
+/// A parsed list request over purchases or sales.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentList {
+    /// The store query.
+    pub query: ViewQuery,
+}
+
+impl DocumentList {
+    /// Parses `from, to, store_id, product_id, page, page_size, sort, order`;
+    /// `date_field` is the document's date and the default sort.
+    pub fn parse(params: HashMap<String, String>, date_field: &'static str) -> Result<Self, ApiError> {
+        let mut q = ListQuery::new(params);
+        let (from, to) = q.range();
+        let store = q.optional("store_id", StoreId::parse);
+        let product = q.optional("product_id", ProductId::parse);
+        let sort = q.sort(&[date_field, "total"]);
+        let paging = q.paging();
+        q.finish()?;
+        let mut filters = Vec::new();
+        if let Some(f) = from {
+            filters.push(Filter::Gte(date_field.into(), json!(f.to_string())));
+        }
+        if let Some(t) = to {
+            filters.push(Filter::Lte(date_field.into(), json!(t.to_string())));
+        }
+        if let Some(s) = store {
+            filters.push(Filter::Eq("store_id".into(), json!(s)));
+        }
+        if let Some(p) = product {
+            filters.push(Filter::Eq("lines.product_id".into(), json!(p)));
+        }
+        Ok(Self {
+            query: ViewQuery {
+                filters,
+                // The id (a v7 UUID) breaks ties, so pages never overlap.
+                sort: vec![(sort.into(), paging.order), ("id".into(), paging.order)],
+                page: paging.page,
+                page_size: paging.page_size,
+            },
+        })
+    }
+
+    /// The response body: `{items, page, page_size, total_items}`.
+    pub fn body<V: Serialize>(&self, page: Page<V>) -> Value {
+        json!({
+            "items": page.items,
+            "page": self.query.page,
+            "page_size": self.query.page_size,
+            "total_items": page.total_items,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> JsonBody {
+        JsonBody(v.as_object().unwrap().clone())
+    }
+
+    fn fields(e: ApiError) -> Vec<String> {
+        let r = axum::response::IntoResponse::into_response(e);
+        assert_eq!(r.status(), 422);
+        let b = futures_body(r);
+        b["error"]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["field"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn futures_body(r: axum::response::Response) -> Value {
+        let bytes = futures_executor(axum::body::to_bytes(r.into_body(), usize::MAX)).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn defaults_store_and_date_and_computes_totals() {
+        let r = parse_request(
+            &body(json!({"lines":[{"product_id":"a","quantity":2,"unit_price":150},{"product_id":"b","quantity":1,"unit_price":0}]})),
+            "purchased_at",
+            "supplier",
+        )
+        .unwrap();
+        assert_eq!(r.store_id, StoreId::main());
+        assert_eq!(r.party, None);
+        let (lines, total) = totals(&r.lines).unwrap();
+        assert_eq!(lines[0].line_total.minor(), 300);
+        assert_eq!(total.minor(), 300);
+    }
+
+    #[test]
+    fn lists_every_problem_including_duplicate_products() {
+        let e = parse_request(
+            &body(json!({
+                "store_id": "bad id",
+                "sold_at": "yesterday",
+                "customer": 7,
+                "lines": [
+                    {"product_id": "a", "quantity": 0, "unit_price": -1},
+                    {"product_id": "a", "quantity": 1, "unit_price": 1},
+                    "x"
+                ]
+            })),
+            "sold_at",
+            "customer",
+        )
+        .unwrap_err();
+        assert_eq!(
+            fields(e),
+            [
+                "store_id",
+                "sold_at",
+                "customer",
+                "lines[0].quantity",
+                "lines[0].unit_price",
+                "lines[1].product_id",
+                "lines[2]"
+            ]
+        );
+    }
+
+    #[test]
+    fn line_count_is_bounded_and_overflow_is_reported() {
+        let e = parse_request(&body(json!({"lines": []})), "sold_at", "customer").unwrap_err();
+        assert_eq!(fields(e), ["lines"]);
+        let line = |p: &str| json!({"product_id": p, "quantity": 1_000_000_000, "unit_price": i64::MAX / 2});
+        let e = parse_request(&body(json!({"lines": [line("a")]})), "sold_at", "customer").unwrap_err();
+        assert_eq!(fields(e), ["lines"]);
+        let many: Vec<_> = (0..=MAX_LINES).map(|i| json!({"product_id": format!("p{i}"), "quantity": 1, "unit_price": 1})).collect();
+        let e = parse_request(&body(json!({"lines": many})), "sold_at", "customer").unwrap_err();
+        assert_eq!(fields(e), ["lines"]);
+    }
+
+    #[test]
+    fn list_query_builds_filters_and_a_stable_sort() {
+        let params = [("store_id", "main"), ("product_id", "p"), ("sort", "total"), ("order", "asc"), ("from", "2026-01-01")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let l = DocumentList::parse(params, "sold_at").unwrap();
+        assert_eq!(l.query.filters.len(), 3);
+        assert_eq!(l.query.sort[0], ("total".to_owned(), erp_store::Order::Asc));
+        assert_eq!(l.query.sort[1].0, "id");
+    }
+}
