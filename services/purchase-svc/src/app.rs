@@ -1,0 +1,118 @@
+//! Commands and queries of purchase-svc.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use erp_bus::relay::RelayHandle;
+use erp_core::{Aggregate, EventEnvelope, PurchaseId};
+use erp_service::{ApiError, trade::TradeRequest};
+use erp_store::{OutboxRecord, Page, ReadModel, ViewQuery, WriteStore};
+
+use crate::{
+    domain::{Purchase, PurchaseAggregate, RecordPurchase},
+    inventory_client::InventoryClient,
+};
+
+/// The name purchase-svc signs its events with.
+pub const SOURCE: &str = "purchase-svc";
+
+/// Everything the routes need.
+#[derive(Clone)]
+pub struct Purchases {
+    pub(crate) store: Arc<dyn WriteStore<Purchase>>,
+    pub(crate) views: Arc<dyn ReadModel<Purchase>>,
+    pub(crate) inventory: InventoryClient,
+    pub(crate) relay: RelayHandle,
+}
+
+impl std::fmt::Debug for Purchases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Purchases").finish_non_exhaustive()
+    }
+}
+
+impl Purchases {
+    /// Checks the purchase with inventory, records it and queues
+    /// `purchase.completed` in the outbox, in one write.
+    pub async fn record(&self, request: TradeRequest, correlation_id: &str) -> Result<Purchase, ApiError> {
+        self.check_with_inventory(&request).await?;
+        let id = PurchaseId::new();
+        let events = PurchaseAggregate::default()
+            .handle(RecordPurchase { id, request })
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()))?;
+        let purchase = PurchaseAggregate::replay(&events).0.expect("recording sets the purchase");
+        let records: Vec<_> = events
+            .into_iter()
+            .map(|e| OutboxRecord::published(EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw()))
+            .collect();
+        self.store.insert(&id.to_string(), purchase.clone(), records.clone()).await?;
+        self.relay.committed(&records).await;
+        Ok(purchase)
+    }
+
+    async fn check_with_inventory(&self, request: &TradeRequest) -> Result<(), ApiError> {
+        let check = self
+            .inventory
+            .check_purchase(&request.store_id, &request.lines)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "inventory check failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "inventory_unavailable",
+                    "inventory cannot be reached to check this purchase; retry later",
+                )
+                .with_retry_after(1)
+            })?;
+        if !check.store_known {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_store",
+                format!("inventory knows no store {}", request.store_id),
+            )
+            .with_detail("store_id", "unknown store"));
+        }
+        if !check.unknown_products.is_empty() {
+            let details = request
+                .lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| check.unknown_products.contains(&l.product_id))
+                .map(|(i, l)| erp_core::FieldProblem {
+                    field: format!("lines[{i}].product_id"),
+                    problem: format!("unknown product {}", l.product_id),
+                });
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_product",
+                "inventory does not know some products",
+            )
+            .with_details(details));
+        }
+        if !check.capacity_ok {
+            let incoming: i64 = request.lines.iter().map(|l| l.quantity.get()).sum();
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "store_capacity_exceeded",
+                format!(
+                    "store {} holds {} of {} units; this purchase adds {incoming}",
+                    request.store_id,
+                    check.total_units,
+                    check.capacity.unwrap_or_default()
+                ),
+            )
+            .with_detail("store_id", "capacity exceeded"));
+        }
+        Ok(())
+    }
+
+    /// A purchase from the read model.
+    pub async fn get(&self, id: &PurchaseId) -> Result<Option<Purchase>, ApiError> {
+        Ok(self.views.get(&id.to_string()).await?)
+    }
+
+    /// A page of purchases from the read model.
+    pub async fn list(&self, query: &ViewQuery) -> Result<Page<Purchase>, ApiError> {
+        Ok(self.views.query(query).await?)
+    }
+}

@@ -1,0 +1,97 @@
+//! purchase-svc → inventory over gRPC. Every call passes through the tower
+//! stack built in [`InventoryClient::connect`]: the one place where the
+//! timeout (and, with the resilience issue, the circuit breaker) wraps it.
+
+use std::time::Duration;
+
+use erp_core::{EventLine, ProductId, StoreId};
+use proto::erp::inventory::v1::{CheckPurchaseRequest, PurchaseLine, inventory_client};
+use tonic::transport::{Channel, Endpoint};
+use tower::ServiceBuilder;
+
+/// The transport every call goes through. A concrete stack rather than a
+/// boxed service: tonic's generated client over a boxed service trips a
+/// higher-ranked lifetime error inside axum handlers.
+type GrpcTransport = tower::timeout::Timeout<Channel>;
+
+/// Inventory could not answer (down, too slow, or failing).
+#[derive(Debug, thiserror::Error)]
+#[error("inventory is unavailable: {0}")]
+pub struct InventoryUnavailable(pub String);
+
+/// What inventory said about a purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseCheck {
+    /// Whether the store exists.
+    pub store_known: bool,
+    /// Unknown products, in request order.
+    pub unknown_products: Vec<ProductId>,
+    /// Whether the store's capacity holds the purchase.
+    pub capacity_ok: bool,
+    /// Units in the store now.
+    pub total_units: i64,
+    /// The store's capacity.
+    pub capacity: Option<i64>,
+}
+
+/// The gRPC client.
+#[derive(Debug, Clone)]
+pub struct InventoryClient {
+    inner: inventory_client::InventoryClient<GrpcTransport>,
+}
+
+impl InventoryClient {
+    /// A client for `url` (e.g. `http://127.0.0.1:50051`). Connects lazily,
+    /// so the service starts while inventory is still down.
+    pub fn connect(url: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let channel: Channel = Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(timeout)
+            .connect_lazy();
+        let transport = ServiceBuilder::new()
+            .layer(tower::timeout::TimeoutLayer::new(timeout))
+            .service(channel);
+        Ok(Self {
+            inner: inventory_client::InventoryClient::new(transport),
+        })
+    }
+
+    /// Asks whether the store and products exist and the capacity holds.
+    pub async fn check_purchase(
+        &self,
+        store: &StoreId,
+        lines: &[EventLine],
+    ) -> Result<PurchaseCheck, InventoryUnavailable> {
+        let request = CheckPurchaseRequest {
+            store_id: store.to_string(),
+            lines: lines
+                .iter()
+                .map(|l| PurchaseLine {
+                    product_id: l.product_id.to_string(),
+                    quantity: l.quantity.get(),
+                })
+                .collect(),
+        };
+        Self::answer(self.inner.clone().check_purchase(request).await)
+    }
+
+    fn answer(
+        result: Result<tonic::Response<proto::erp::inventory::v1::CheckPurchaseResponse>, tonic::Status>,
+    ) -> Result<PurchaseCheck, InventoryUnavailable> {
+        let answer = result
+            .map_err(|s| InventoryUnavailable(format!("{:?}: {}", s.code(), s.message())))?
+            .into_inner();
+        let unknown_products = answer
+            .unknown_products
+            .iter()
+            .map(|p| ProductId::parse(p))
+            .collect::<Result<_, _>>()
+            .map_err(|e| InventoryUnavailable(format!("inventory sent a bad product id: {e}")))?;
+        Ok(PurchaseCheck {
+            store_known: answer.store_known,
+            unknown_products,
+            capacity_ok: answer.capacity_ok,
+            total_units: answer.total_units,
+            capacity: answer.capacity,
+        })
+    }
+}
