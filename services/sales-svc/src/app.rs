@@ -1,0 +1,165 @@
+//! Commands and queries of sales-svc.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use erp_bus::relay::RelayHandle;
+use erp_core::{Aggregate, EventEnvelope, FieldProblem, ProductId, SaleId, Timestamp};
+use erp_service::{ApiError, trade::TradeRequest};
+use erp_store::{Filter, OutboxRecord, Page, ReadModel, ViewQuery, WriteStore};
+use futures::future::join_all;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{
+    domain::{RecordSale, Sale, SaleAggregate},
+    inventory_client::{Stock, StockClient},
+    projections::SaleLine,
+};
+
+/// The name sales-svc signs its events with.
+pub const SOURCE: &str = "sales-svc";
+
+/// Everything the routes need.
+#[derive(Clone)]
+pub struct Sales {
+    pub(crate) store: Arc<dyn WriteStore<Sale>>,
+    pub(crate) views: Arc<dyn ReadModel<Sale>>,
+    pub(crate) lines: Arc<dyn ReadModel<SaleLine>>,
+    pub(crate) inventory: StockClient,
+    pub(crate) relay: RelayHandle,
+}
+
+impl std::fmt::Debug for Sales {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sales").finish_non_exhaustive()
+    }
+}
+
+/// `GET /sales/summary` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// The product.
+    pub product_id: ProductId,
+    /// Units sold.
+    pub quantity: i64,
+    /// Σ line totals, minor units.
+    pub amount: i64,
+    /// Sales that included the product.
+    pub sales_count: u64,
+}
+
+impl Sales {
+    /// Checks stock with inventory, records the sale and queues
+    /// `sale.completed` in the outbox, in one write.
+    pub async fn record(&self, request: TradeRequest, correlation_id: &str) -> Result<Sale, ApiError> {
+        self.check_stock(&request).await?;
+        let id = SaleId::new();
+        let events = SaleAggregate::default()
+            .handle(RecordSale { id, request })
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()))?;
+        let sale = SaleAggregate::replay(&events).0.expect("recording sets the sale");
+        let records: Vec<_> = events
+            .into_iter()
+            .map(|e| OutboxRecord::published(EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw()))
+            .collect();
+        self.store.insert(&id.to_string(), sale.clone(), records.clone()).await?;
+        self.relay.committed(&records).await;
+        Ok(sale)
+    }
+
+    /// Advisory: stock may still change before `sale.completed` is applied.
+    async fn check_stock(&self, request: &TradeRequest) -> Result<(), ApiError> {
+        let answers = join_all(
+            request
+                .lines
+                .iter()
+                .map(|l| self.inventory.stock(&request.store_id, &l.product_id)),
+        )
+        .await;
+        let mut unknown_store = false;
+        let mut unknown = Vec::new();
+        let mut short = Vec::new();
+        for (i, (line, answer)) in request.lines.iter().zip(answers).enumerate() {
+            let answer = answer.map_err(|e| {
+                tracing::warn!(error = %e, "stock check failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "inventory_unavailable",
+                    "inventory cannot be reached to check stock; retry later",
+                )
+                .with_retry_after(1)
+            })?;
+            match answer {
+                Stock::UnknownStore => unknown_store = true,
+                Stock::UnknownProduct => unknown.push(FieldProblem {
+                    field: format!("lines[{i}].product_id"),
+                    problem: format!("unknown product {}", line.product_id),
+                }),
+                Stock::OnHand(n) if n < line.quantity.get() => short.push(FieldProblem {
+                    field: format!("lines[{i}].quantity"),
+                    problem: format!("requested {}, on hand {n}", line.quantity),
+                }),
+                Stock::OnHand(_) => {}
+            }
+        }
+        if unknown_store {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_store",
+                format!("inventory knows no store {}", request.store_id),
+            )
+            .with_detail("store_id", "unknown store"));
+        }
+        if !unknown.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_product",
+                "inventory does not know some products",
+            )
+            .with_details(unknown));
+        }
+        if !short.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "insufficient_stock",
+                "not enough stock for some lines",
+            )
+            .with_details(short));
+        }
+        Ok(())
+    }
+
+    /// A sale from the read model.
+    pub async fn get(&self, id: &SaleId) -> Result<Option<Sale>, ApiError> {
+        Ok(self.views.get(&id.to_string()).await?)
+    }
+
+    /// A page of sales from the read model.
+    pub async fn list(&self, query: &ViewQuery) -> Result<Page<Sale>, ApiError> {
+        Ok(self.views.query(query).await?)
+    }
+
+    /// Units and amount sold of a product, summed by the read model's store.
+    pub async fn summary(
+        &self,
+        product: ProductId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Summary, ApiError> {
+        let mut filters = vec![Filter::Eq("product_id".into(), json!(product))];
+        if let Some(f) = from {
+            filters.push(Filter::Gte("sold_at".into(), json!(f.to_string())));
+        }
+        if let Some(t) = to {
+            filters.push(Filter::Lte("sold_at".into(), json!(t.to_string())));
+        }
+        let t = self.lines.totals(&filters, &["quantity", "amount"]).await?;
+        Ok(Summary {
+            product_id: product,
+            quantity: t.sums[0],
+            amount: t.sums[1],
+            sales_count: t.count,
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! sales-svc → inventory over REST (`GET /stock/{store_id}/{product_id}`).
+//! Every call passes through the tower stack built in [`StockClient::new`]:
+//! the one place where the timeout (and, with the resilience issue, the
+//! retry policy) wraps the HTTP client.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use erp_core::{ProductId, StoreId};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use tower::{ServiceBuilder, ServiceExt, timeout::Timeout};
+
+type HttpTransport = Timeout<Client<HttpConnector, Empty<Bytes>>>;
+
+/// Inventory could not answer (down, too slow, or failing).
+#[derive(Debug, thiserror::Error)]
+#[error("inventory is unavailable: {0}")]
+pub struct InventoryUnavailable(pub String);
+
+/// What inventory said about one (store, product).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stock {
+    /// Units on hand.
+    OnHand(i64),
+    /// Inventory knows no such store.
+    UnknownStore,
+    /// Inventory knows no such product.
+    UnknownProduct,
+}
+
+/// The REST client.
+#[derive(Debug, Clone)]
+pub struct StockClient {
+    base: String,
+    transport: HttpTransport,
+}
+
+impl StockClient {
+    /// A client for inventory at `base_url` (e.g. `http://127.0.0.1:8083`).
+    pub fn new(base_url: &str, timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Self {
+            base: base_url.trim_end_matches('/').to_owned(),
+            transport: ServiceBuilder::new().timeout(timeout).service(client),
+        }
+    }
+
+    /// Units on hand of `product` in `store`.
+    pub async fn stock(&self, store: &StoreId, product: &ProductId) -> Result<Stock, InventoryUnavailable> {
+        let unavailable = |e: &dyn std::fmt::Display| InventoryUnavailable(e.to_string());
+        // Ids match [A-Za-z0-9._-], so they need no percent-encoding.
+        let uri = format!("{}/stock/{store}/{product}", self.base);
+        let request = http::Request::get(uri).body(Empty::new()).map_err(|e| unavailable(&e))?;
+        let response = self.transport.clone().oneshot(request).await.map_err(|e| unavailable(&e))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unavailable(&e))?
+            .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        match status {
+            http::StatusCode::OK => json["on_hand"]
+                .as_i64()
+                .map(Stock::OnHand)
+                .ok_or_else(|| InventoryUnavailable("stock answer without on_hand".into())),
+            http::StatusCode::NOT_FOUND => {
+                let about_store = json["error"]["details"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|d| d["field"] == "store_id"));
+                Ok(if about_store { Stock::UnknownStore } else { Stock::UnknownProduct })
+            }
+            other => Err(InventoryUnavailable(format!("inventory answered {other}"))),
+        }
+    }
+}
