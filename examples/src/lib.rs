@@ -1,1 +1,141 @@
+//! # erp-examples
+//!
+//! The embedded default: [`System`] starts inventory, purchase and sales in
+//! one process on the in-memory bus and stores, and [`demo`] drives the
+//! scripted scenario over HTTP. The `all-in-one` binary is a thin wrapper;
+//! `examples/` holds one small example per library crate.
 
+pub mod demo;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use erp_bus::memory::MemoryBus;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Where each service listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    /// purchase-svc REST.
+    pub purchase: SocketAddr,
+    /// sales-svc REST.
+    pub sales: SocketAddr,
+    /// inventory-svc REST.
+    pub inventory: SocketAddr,
+    /// inventory-svc gRPC.
+    pub inventory_grpc: SocketAddr,
+}
+
+impl Ports {
+    /// The contract's defaults: 8081, 8082, 8083 and gRPC 50051.
+    pub fn defaults() -> Self {
+        Self {
+            purchase: ([0, 0, 0, 0], 8081).into(),
+            sales: ([0, 0, 0, 0], 8082).into(),
+            inventory: ([0, 0, 0, 0], 8083).into(),
+            inventory_grpc: ([0, 0, 0, 0], 50051).into(),
+        }
+    }
+
+    /// Free ports on loopback, for tests.
+    pub fn ephemeral() -> Self {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        Self {
+            purchase: any,
+            sales: any,
+            inventory: any,
+            inventory_grpc: any,
+        }
+    }
+}
+
+/// The three services running in this process.
+#[derive(Debug)]
+pub struct System {
+    /// The addresses actually bound (port 0 resolved), on loopback.
+    pub ports: Ports,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], addr.port()))
+}
+
+impl System {
+    /// Starts inventory, then purchase and sales pointed at it, on one
+    /// shared in-memory bus.
+    pub async fn start(ports: Ports) -> anyhow::Result<Self> {
+        let bus = Arc::new(MemoryBus::new());
+        let inventory = inventory_svc::startup::Application::build(
+            &inventory_svc::config::Config::in_memory(ports.inventory, ports.inventory_grpc),
+            bus.clone(),
+        )
+        .await
+        .context("starting inventory-svc")?;
+        let inventory_http = loopback(inventory.http_addr());
+        let inventory_grpc = loopback(inventory.grpc_addr());
+        let purchase = purchase_svc::startup::Application::build(
+            &purchase_svc::config::Config::in_memory(ports.purchase, format!("http://{inventory_grpc}")),
+            bus.clone(),
+        )
+        .await
+        .context("starting purchase-svc")?;
+        let sales = sales_svc::startup::Application::build(
+            &sales_svc::config::Config::in_memory(ports.sales, format!("http://{inventory_http}")),
+            bus,
+        )
+        .await
+        .context("starting sales-svc")?;
+        let bound = Ports {
+            purchase: loopback(purchase.http_addr()),
+            sales: loopback(sales.http_addr()),
+            inventory: inventory_http,
+            inventory_grpc,
+        };
+        let cancel = CancellationToken::new();
+        let stop = |c: &CancellationToken| c.clone().cancelled_owned();
+        let tasks = vec![
+            tokio::spawn(inventory.run_until_stopped(stop(&cancel))),
+            tokio::spawn(purchase.run_until_stopped(stop(&cancel))),
+            tokio::spawn(sales.run_until_stopped(stop(&cancel))),
+        ];
+        Ok(Self {
+            ports: bound,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Runs until `shutdown` completes or a service fails, then stops all.
+    pub async fn run_until(mut self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let tasks = std::mem::take(&mut self.tasks);
+        tokio::select! {
+            _ = shutdown => {},
+            r = first_exit(tasks) => {
+                self.cancel.cancel();
+                r.context("a service stopped")?;
+            }
+        }
+        self.cancel.cancel();
+        Ok(())
+    }
+
+    /// Stops every service and waits for them.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        for t in self.tasks {
+            t.await.context("service task panicked")??;
+        }
+        Ok(())
+    }
+}
+
+async fn first_exit(tasks: Vec<JoinHandle<anyhow::Result<()>>>) -> anyhow::Result<()> {
+    if tasks.is_empty() {
+        return std::future::pending().await;
+    }
+    let (result, _, _) = futures::future::select_all(tasks).await;
+    result.context("service task panicked")?
+}

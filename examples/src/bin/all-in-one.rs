@@ -1,0 +1,36 @@
+//! The embedded default: the three services in one process on the in-memory
+//! bus and stores, on their default ports. `--demo` runs the scripted
+//! scenario, prints the stock table and exits.
+
+use clap::Parser;
+use erp_examples::{Ports, System, demo};
+
+/// Runs purchase-svc (:8081), sales-svc (:8082) and inventory-svc (:8083,
+/// gRPC :50051) in one process, with no external servers.
+#[derive(Debug, Parser)]
+#[command(name = "all-in-one", version, about)]
+struct Args {
+    /// Run the demo scenario over HTTP, print the stock table and exit.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.demo && std::env::var_os("RUST_LOG").is_none() {
+        // Keep the demo's output to the table unless asked otherwise.
+        erp_service::telemetry::init_with_default(erp_service::config::LogFormat::Pretty, "warn");
+    } else {
+        erp_service::telemetry::init(erp_service::config::LogFormat::Pretty);
+    }
+    let system = System::start(Ports::defaults()).await?;
+    if args.demo {
+        let result = demo::run(system.ports).await;
+        system.stop().await?;
+        print!("{}", demo::table(&result?));
+        return Ok(());
+    }
+    tracing::info!(ports = ?system.ports, "all-in-one running; Ctrl-C to stop");
+    system.run_until(erp_service::http::shutdown_signal()).await
+}
