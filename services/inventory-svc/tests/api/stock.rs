@@ -1,0 +1,117 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{line, purchase, sale, spawn_app};
+
+#[tokio::test]
+async fn purchases_add_and_sales_remove_stock_with_a_ledger() {
+    let app = spawn_app().await;
+    app.product("a").await;
+    assert_eq!(app.on_hand("main", "a").await, 0, "known product, no movement → 0");
+    let bought = purchase("main", vec![line("a", 10)]);
+    app.publish(&bought).await;
+    app.wait_on_hand("main", "a", 10).await;
+    let sold = sale("main", vec![line("a", 4)]);
+    app.publish(&sold).await;
+    app.wait_on_hand("main", "a", 6).await;
+
+    let (s, moves) = app.get("/stock/main/a/movements").await;
+    assert_eq!(s, StatusCode::OK);
+    let moves = moves.as_array().unwrap();
+    assert_eq!(moves.len(), 2);
+    assert_eq!(moves[0]["event_id"], json!(bought.id));
+    assert_eq!(moves[0]["kind"], "purchase");
+    assert_eq!(moves[0]["delta"], 10);
+    assert_eq!(moves[0]["source_id"], bought.data["purchase_id"]);
+    assert_eq!(moves[1]["kind"], "sale");
+    assert_eq!(moves[1]["delta"], -4);
+    let sum: i64 = moves.iter().map(|m| m["delta"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 6, "on_hand = Σ ledger deltas");
+
+    let (_, rows) = app.get("/stock").await;
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["store_id"], "main");
+    assert_eq!(rows[0]["product_id"], "a");
+    assert_eq!(rows[0]["on_hand"], 6);
+    assert!(rows[0]["updated_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_redelivered_event_moves_stock_once() {
+    let app = spawn_app().await;
+    app.product("a").await;
+    let bought = purchase("main", vec![line("a", 3)]);
+    app.publish(&bought).await;
+    app.publish(&bought).await;
+    app.publish(&purchase("main", vec![line("a", 1)])).await;
+    app.wait_on_hand("main", "a", 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.on_hand("main", "a").await, 4);
+    assert_eq!(app.get("/stock/main/a/movements").await.1.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_sale_beyond_stock_is_applied_and_the_row_goes_negative() {
+    let app = spawn_app().await;
+    app.product("a").await;
+    app.publish(&sale("main", vec![line("a", 2)])).await;
+    app.wait_on_hand("main", "a", -2).await;
+    let (_, rows) = app.get("/stock?product_id=a").await;
+    assert_eq!(rows[0]["oversold"], true);
+}
+
+#[tokio::test]
+async fn undeliverable_events_are_dead_lettered_and_change_nothing() {
+    let app = spawn_app().await;
+    app.product("a").await;
+    // One known and one unknown product: all lines or none.
+    app.publish(&purchase("main", vec![line("a", 5), line("ghost", 1)])).await;
+    app.publish(&purchase("nowhere", vec![line("a", 5)])).await;
+    let mut v2 = purchase("main", vec![line("a", 5)]);
+    v2.version = 2;
+    app.publish(&v2).await;
+    app.publish_bytes("purchase.completed", b"{not json").await;
+    let mut reasons = app.dead_letter_reasons(4).await;
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        ["malformed_message", "unknown_product", "unknown_store", "unsupported_version"]
+    );
+    assert_eq!(app.on_hand("main", "a").await, 0);
+    assert_eq!(app.get("/health/ready").await.0, StatusCode::OK, "still ready");
+    // And the consumer still works.
+    app.publish(&purchase("main", vec![line("a", 1)])).await;
+    app.wait_on_hand("main", "a", 1).await;
+}
+
+#[tokio::test]
+async fn stock_urls_with_unknown_ids_are_404_and_bad_filters_400() {
+    let app = spawn_app().await;
+    app.product("a").await;
+    for path in ["/stock/main/nope", "/stock/nope/a", "/stock/main/nope/movements", "/stock/nope/a/movements"] {
+        let (s, b) = app.get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(b["error"]["code"], "not_found");
+    }
+    let (_, b) = app.get("/stock/nope/a").await;
+    assert_eq!(b["error"]["details"][0]["field"], "store_id");
+    let (s, b) = app.get("/stock?store_id=bad%20id").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b["error"]["details"][0]["field"], "store_id");
+}
+
+#[tokio::test]
+async fn stock_lists_filter_by_store_and_product() {
+    let app = spawn_app().await;
+    app.product("a").await;
+    app.product("b").await;
+    app.store("north", None).await;
+    app.publish(&purchase("main", vec![line("a", 1), line("b", 2)])).await;
+    app.publish(&purchase("north", vec![line("a", 3)])).await;
+    app.wait_on_hand("north", "a", 3).await;
+    app.wait_on_hand("main", "b", 2).await;
+    assert_eq!(app.get("/stock").await.1.as_array().unwrap().len(), 3);
+    assert_eq!(app.get("/stock?store_id=main").await.1.as_array().unwrap().len(), 2);
+    let (_, rows) = app.get("/stock?store_id=north&product_id=a").await;
+    assert_eq!(rows, json!([{"store_id": "north", "product_id": "a", "on_hand": 3, "oversold": false, "updated_at": rows[0]["updated_at"]}]));
+}
