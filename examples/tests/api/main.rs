@@ -1,0 +1,8 @@
+//! The three services together, started in-process on free ports exactly as
+//! `all-in-one` starts them, and driven only over HTTP, as an outside client
+//! would.
+
+mod flow;
+mod helpers;
+mod purchases;
+mod sales;
