@@ -28,15 +28,25 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> anyhow::Res
         .await
         .with_context(|| format!("POST {url}"))?;
     let status = response.status();
-    let body: Value = response.json().await.with_context(|| format!("POST {url}: body"))?;
+    let body: Value = response
+        .json()
+        .await
+        .with_context(|| format!("POST {url}: body"))?;
     ensure!(status.is_success(), "POST {url} answered {status}: {body}");
     Ok(body)
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    let response = client.get(url).send().await.with_context(|| format!("GET {url}"))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
     let status = response.status();
-    let body: Value = response.json().await.with_context(|| format!("GET {url}: body"))?;
+    let body: Value = response
+        .json()
+        .await
+        .with_context(|| format!("GET {url}: body"))?;
     ensure!(status.is_success(), "GET {url} answered {status}: {body}");
     Ok(body)
 }
@@ -54,7 +64,12 @@ pub async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<(
     bail!("{url} did not become ready")
 }
 
-async fn wait_on_hand(client: &reqwest::Client, base: &str, product: &str, want: i64) -> anyhow::Result<()> {
+async fn wait_on_hand(
+    client: &reqwest::Client,
+    base: &str,
+    product: &str,
+    want: i64,
+) -> anyhow::Result<()> {
     let url = format!("{base}/stock/main/{product}");
     for _ in 0..200 {
         if get(client, &url).await?["on_hand"] == json!(want) {
@@ -67,7 +82,9 @@ async fn wait_on_hand(client: &reqwest::Client, base: &str, product: &str, want:
 
 /// Runs the scenario against services at `ports`; returns the stock table.
 pub async fn run(ports: Ports) -> anyhow::Result<Vec<StockRow>> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
     let purchase = format!("http://{}", ports.purchase);
     let sales = format!("http://{}", ports.sales);
     let inventory = format!("http://{}", ports.inventory);
@@ -76,7 +93,12 @@ pub async fn run(ports: Ports) -> anyhow::Result<Vec<StockRow>> {
     }
 
     for (id, name, unit) in [("widget", "Widget", "pcs"), ("gadget", "Gadget", "pcs")] {
-        post(&client, format!("{inventory}/products"), json!({"id": id, "name": name, "unit": unit})).await?;
+        post(
+            &client,
+            format!("{inventory}/products"),
+            json!({"id": id, "name": name, "unit": unit}),
+        )
+        .await?;
     }
     post(
         &client,
@@ -114,7 +136,10 @@ pub async fn run(ports: Ports) -> anyhow::Result<Vec<StockRow>> {
 pub fn table(rows: &[StockRow]) -> String {
     let mut out = format!("{:<10} {:<10} {:>8}\n", "store", "product", "on_hand");
     for r in rows {
-        out.push_str(&format!("{:<10} {:<10} {:>8}\n", r.store_id, r.product_id, r.on_hand));
+        out.push_str(&format!(
+            "{:<10} {:<10} {:>8}\n",
+            r.store_id, r.product_id, r.on_hand
+        ));
     }
     out
 }

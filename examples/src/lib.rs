@@ -77,7 +77,10 @@ impl System {
         let inventory_http = loopback(inventory.http_addr());
         let inventory_grpc = loopback(inventory.grpc_addr());
         let purchase = purchase_svc::startup::Application::build(
-            &purchase_svc::config::Config::in_memory(ports.purchase, format!("http://{inventory_grpc}")),
+            &purchase_svc::config::Config::in_memory(
+                ports.purchase,
+                format!("http://{inventory_grpc}"),
+            ),
             bus.clone(),
         )
         .await
@@ -109,7 +112,10 @@ impl System {
     }
 
     /// Runs until `shutdown` completes or a service fails, then stops all.
-    pub async fn run_until(mut self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         let tasks = std::mem::take(&mut self.tasks);
         tokio::select! {
             _ = shutdown => {},

@@ -63,7 +63,11 @@ async fn dead_letters<B: EventBus + ?Sized>(bus: &B, queue: &str, want: usize) -
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while got.len() < want && tokio::time::Instant::now() < deadline {
-        got.extend(bus.take_dead_letters(queue, want - got.len()).await.unwrap());
+        got.extend(
+            bus.take_dead_letters(queue, want - got.len())
+                .await
+                .unwrap(),
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(got.len(), want, "expected {want} dead letters in {queue}");
@@ -96,7 +100,11 @@ pub async fn bus<B: EventBus + ?Sized>(bus: &B) {
 async fn unroutable_publish_is_an_error<B: EventBus + ?Sized>(bus: &B, run: &str) {
     let key = format!("{run}.nobody");
     let err = bus.publish(message(&key, "{}")).await.unwrap_err();
-    assert_eq!(err, BusError::Unroutable(key), "an unroutable publish must fail");
+    assert_eq!(
+        err,
+        BusError::Unroutable(key),
+        "an unroutable publish must fail"
+    );
 }
 
 async fn delivers_once_with_id_and_headers<B: EventBus + ?Sized>(bus: &B, run: &str) {
@@ -112,10 +120,16 @@ async fn delivers_once_with_id_and_headers<B: EventBus + ?Sized>(bus: &B, run: &
     assert_eq!(got.message_id.as_deref(), Some(sent.message_id.as_str()));
     assert_eq!(got.routing_key, key);
     assert_eq!(got.body, sent.body);
-    assert_eq!(got.headers.get("x-correlation-id").map(String::as_str), Some("corr-1"));
+    assert_eq!(
+        got.headers.get("x-correlation-id").map(String::as_str),
+        Some("corr-1")
+    );
     assert_eq!(got.attempt, 1);
     let again = tokio::time::timeout(Duration::from_millis(300), seen.recv()).await;
-    assert!(again.is_err(), "an acked message must not come back: {again:?}");
+    assert!(
+        again.is_err(),
+        "an acked message must not come back: {again:?}"
+    );
 }
 
 async fn retries_then_acks<B: EventBus + ?Sized>(bus: &B, run: &str) {
@@ -128,7 +142,10 @@ async fn retries_then_acks<B: EventBus + ?Sized>(bus: &B, run: &str) {
         }
     });
     let queue = format!("{run}.q-retry");
-    let _sub = bus.subscribe(Subscription::new(&queue, &[&key]), handler).await.unwrap();
+    let _sub = bus
+        .subscribe(Subscription::new(&queue, &[&key]), handler)
+        .await
+        .unwrap();
     bus.publish(message(&key, "{}")).await.unwrap();
     assert_eq!(next(&mut seen, "first attempt").await.attempt, 1);
     assert_eq!(next(&mut seen, "the retry").await.attempt, 2);
@@ -145,16 +162,29 @@ async fn dead_letters_after_max_attempts<B: EventBus + ?Sized>(bus: &B, run: &st
     let sent = message(&key, "{}");
     bus.publish(sent.clone()).await.unwrap();
     let dead = dead_letters(bus, &queue, 1).await;
-    assert_eq!(dead[0].attempts, 3, "dead-lettered after exactly max_attempts");
-    assert!(dead[0].reason.contains("db down"), "reason kept: {}", dead[0].reason);
-    assert_eq!(dead[0].delivery.message_id.as_deref(), Some(sent.message_id.as_str()));
+    assert_eq!(
+        dead[0].attempts, 3,
+        "dead-lettered after exactly max_attempts"
+    );
+    assert!(
+        dead[0].reason.contains("db down"),
+        "reason kept: {}",
+        dead[0].reason
+    );
+    assert_eq!(
+        dead[0].delivery.message_id.as_deref(),
+        Some(sent.message_id.as_str())
+    );
 }
 
 async fn dead_letters_at_once_when_asked<B: EventBus + ?Sized>(bus: &B, run: &str) {
     let key = format!("{run}.malformed");
     let (handler, _seen) = recorder(|_| Disposition::dead_letter("malformed envelope"));
     let queue = format!("{run}.q-malformed");
-    let _sub = bus.subscribe(Subscription::new(&queue, &[&key]), handler).await.unwrap();
+    let _sub = bus
+        .subscribe(Subscription::new(&queue, &[&key]), handler)
+        .await
+        .unwrap();
     bus.publish(message(&key, "not json")).await.unwrap();
     let dead = dead_letters(bus, &queue, 1).await;
     assert_eq!(dead[0].attempts, 1);
@@ -209,8 +239,14 @@ async fn competing_consumers_share_a_queue<B: EventBus + ?Sized>(bus: &B, run: &
     };
     let (a, mut seen_a) = recorder(slow);
     let (b, mut seen_b) = recorder(slow);
-    let _a = bus.subscribe(Subscription::new(&queue, &[&key]), a).await.unwrap();
-    let _b = bus.subscribe(Subscription::new(&queue, &[&key]), b).await.unwrap();
+    let _a = bus
+        .subscribe(Subscription::new(&queue, &[&key]), a)
+        .await
+        .unwrap();
+    let _b = bus
+        .subscribe(Subscription::new(&queue, &[&key]), b)
+        .await
+        .unwrap();
     let sent: Vec<_> = (0..20).map(|i| message(&key, &i.to_string())).collect();
     for m in &sent {
         bus.publish(m.clone()).await.unwrap();

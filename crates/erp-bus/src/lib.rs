@@ -21,8 +21,8 @@
 
 pub mod contract;
 mod error;
-mod message;
 pub mod memory;
+mod message;
 mod port;
 pub mod relay;
 mod topic;

@@ -122,7 +122,8 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Removes and returns up to `max` messages from `queue`'s dead-letter
     /// queue, oldest first. For operators and tests.
-    async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<DeadLetter>, BusError>;
+    async fn take_dead_letters(&self, queue: &str, max: usize)
+    -> Result<Vec<DeadLetter>, BusError>;
 
     /// Whether the bus is connected now.
     fn status(&self) -> BusStatus;

@@ -162,7 +162,9 @@ impl OutboxRelay {
             Err((name, source)) => return Err(RelayError::Projection { name, source }),
         }
         if record.publish {
-            self.bus.publish(OutgoingMessage::from_envelope(envelope)).await?;
+            self.bus
+                .publish(OutgoingMessage::from_envelope(envelope))
+                .await?;
         }
         Ok(())
     }
@@ -219,7 +221,10 @@ mod tests {
             causation_id: "c".into(),
             data: serde_json::json!({}),
         };
-        OutboxRecord { envelope: env, publish }
+        OutboxRecord {
+            envelope: env,
+            publish,
+        }
     }
 
     #[derive(Default)]
@@ -256,7 +261,10 @@ mod tests {
         let bus = MemoryBus::new();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let _sub = bus
-            .subscribe(Subscription::new("q", &["thing.done"]), Arc::new(Forward(tx)))
+            .subscribe(
+                Subscription::new("q", &["thing.done"]),
+                Arc::new(Forward(tx)),
+            )
             .await
             .unwrap();
         let local = record("thing.local", false);
@@ -296,7 +304,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(relay.relay_once().await.unwrap(), 1);
-        assert_eq!(rx.recv().await.unwrap().message_id, Some(rec.id().to_string()));
+        assert_eq!(
+            rx.recv().await.unwrap().message_id,
+            Some(rec.id().to_string())
+        );
         assert_eq!(outbox.backlog().await.unwrap(), 0);
     }
 }

@@ -72,7 +72,9 @@ pub struct Projections(Vec<Arc<dyn Projection>>);
 
 impl std::fmt::Debug for Projections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|p| p.name())).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|p| p.name()))
+            .finish()
     }
 }
 
@@ -84,7 +86,10 @@ impl Projections {
 
     /// Feeds `event` to every projection that handles its type, stopping at
     /// the first failure, which names the projection.
-    pub async fn project(&self, event: &RawEnvelope) -> Result<(), (&'static str, ProjectionError)> {
+    pub async fn project(
+        &self,
+        event: &RawEnvelope,
+    ) -> Result<(), (&'static str, ProjectionError)> {
         for p in self.0.iter().filter(|p| p.handles(&event.event_type)) {
             p.project(event).await.map_err(|e| (p.name(), e))?;
         }

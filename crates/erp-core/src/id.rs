@@ -186,7 +186,9 @@ mod tests {
     fn deserializing_an_invalid_id_fails() {
         assert!(serde_json::from_str::<ProductId>("\"a b\"").is_err());
         assert_eq!(
-            serde_json::from_str::<ProductId>("\"ok\"").unwrap().as_str(),
+            serde_json::from_str::<ProductId>("\"ok\"")
+                .unwrap()
+                .as_str(),
             "ok"
         );
     }
@@ -197,7 +199,10 @@ mod tests {
         let b = EventId::new();
         assert_eq!(a.as_uuid().get_version_num(), 7);
         assert!(a < b);
-        assert_eq!(PurchaseId::parse(&a.to_string()).unwrap().as_uuid(), a.as_uuid());
+        assert_eq!(
+            PurchaseId::parse(&a.to_string()).unwrap().as_uuid(),
+            a.as_uuid()
+        );
         assert_eq!(SaleId::parse("nope"), Err(IdError::NotUuid));
     }
 }

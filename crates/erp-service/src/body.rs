@@ -23,20 +23,22 @@ pub struct JsonBody(pub serde_json::Map<String, Value>);
 
 /// Reads a whole body, at most [`BODY_LIMIT`] bytes.
 pub async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|e| {
-            let too_large = std::iter::successors(
-                Some(&e as &(dyn std::error::Error + 'static)),
-                |e| e.source(),
-            )
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+        let too_large =
+            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
             .any(|e| e.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                payload_too_large()
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", "the request body could not be read")
-            }
-        })
+        if too_large {
+            payload_too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read",
+            )
+        }
+    })
 }
 
 /// 413 `payload_too_large`.
@@ -85,14 +87,23 @@ mod tests {
     #[tokio::test]
     async fn maps_each_failure_to_its_status() {
         assert!(extract(r#"{"a":1}"#).await.is_ok());
-        assert_eq!(extract("{oops").await.unwrap_err().status(), StatusCode::BAD_REQUEST);
-        assert_eq!(extract("").await.unwrap_err().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            extract("{oops").await.unwrap_err().status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            extract("").await.unwrap_err().status(),
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(
             extract("[1]").await.unwrap_err().status(),
             StatusCode::UNPROCESSABLE_ENTITY
         );
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(BODY_LIMIT));
-        assert_eq!(extract(big).await.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            extract(big).await.unwrap_err().status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
         let just_fits = format!(r#"{{"a":"{}"}}"#, "x".repeat(BODY_LIMIT - 8));
         assert!(extract(just_fits).await.is_ok());
     }

@@ -123,6 +123,9 @@ mod tests {
         a.api_token = Some("s3cret-token".into());
         a.amqp_url = "amqp://user:pw-secret@host".into();
         let text = format!("{a:?}");
-        assert!(!text.contains("s3cret") && !text.contains("pw-secret"), "{text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("pw-secret"),
+            "{text}"
+        );
     }
 }

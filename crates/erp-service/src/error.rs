@@ -158,7 +158,9 @@ mod tests {
             .headers()
             .get(header::RETRY_AFTER)
             .map(|v| v.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
         (status, retry, serde_json::from_slice(&bytes).unwrap())
     }
 
@@ -181,7 +183,10 @@ mod tests {
         let (status, _, body) = body_of(ApiError::internal("/etc/secret: driver exploded")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         let text = body.to_string();
-        assert!(!text.contains("secret") && !text.contains("driver"), "{text}");
+        assert!(
+            !text.contains("secret") && !text.contains("driver"),
+            "{text}"
+        );
         let unavailable = StoreError::Unavailable("connection refused 10.0.0.1".into());
         let (status, retry, body) = body_of(unavailable.into()).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -120,7 +120,7 @@ mod tests {
         let mut p = Problems::default();
         assert!(text(&mut p, "name", &obj["name"], 10).is_none());
         assert!(integer(&mut p, "qty", &obj["qty"], Quantity::new).is_none());
-        assert!(parsed(&mut p, "id", &obj["id"], |s| erp_core::ProductId::parse(s)).is_none());
+        assert!(parsed(&mut p, "id", &obj["id"], erp_core::ProductId::parse).is_none());
         assert!(array(&mut p, "lines", &obj["lines"], 1, 100).is_none());
         assert!(required(&mut p, "n", get(obj, "n")).is_none());
         let err = p.finish(Some(())).unwrap_err();
@@ -132,7 +132,10 @@ mod tests {
     fn accepts_good_values() {
         let mut p = Problems::default();
         assert_eq!(text(&mut p, "a", &json!(" x "), 5).as_deref(), Some("x"));
-        assert_eq!(integer(&mut p, "b", &json!(3), Quantity::new).map(Quantity::get), Some(3));
+        assert_eq!(
+            integer(&mut p, "b", &json!(3), Quantity::new).map(Quantity::get),
+            Some(3)
+        );
         assert!(integer(&mut p, "c", &json!("3"), Quantity::new).is_none());
         assert_eq!(p.finish(Some(())).unwrap_err().problems().len(), 1);
     }

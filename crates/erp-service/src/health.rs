@@ -31,7 +31,9 @@ pub struct FnCheck<F> {
 
 impl<F> std::fmt::Debug for FnCheck<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FnCheck").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("FnCheck")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +65,9 @@ pub struct Health {
 
 impl std::fmt::Debug for Health {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.checks.iter().map(|c| c.name())).finish()
+        f.debug_list()
+            .entries(self.checks.iter().map(|c| c.name()))
+            .finish()
     }
 }
 
@@ -99,7 +103,10 @@ impl Health {
 /// The two health routes.
 pub fn routes(health: Health) -> Router {
     Router::new()
-        .route("/health/live", get(|| async { Json(json!({"status": "live"})) }))
+        .route(
+            "/health/live",
+            get(|| async { Json(json!({"status": "live"})) }),
+        )
         .route(
             "/health/ready",
             get(|State(h): State<Health>| async move {

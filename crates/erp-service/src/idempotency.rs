@@ -56,7 +56,11 @@ fn valid_key(raw: &HeaderValue) -> Result<String, ApiError> {
         })
 }
 
-async fn handle(store: &dyn IdempotencyStore, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn handle(
+    store: &dyn IdempotencyStore,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let Some(raw_key) = req.headers().get(IDEMPOTENCY_KEY) else {
         return Ok(next.run(req).await);
     };
@@ -87,13 +91,20 @@ async fn handle(store: &dyn IdempotencyStore, req: Request, next: Next) -> Resul
         )
         .with_retry_after(1)),
         Claim::Acquired => {
-            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
             Ok(remember(store, &scope, &key, response).await)
         }
     }
 }
 
-async fn remember(store: &dyn IdempotencyStore, scope: &str, key: &str, response: Response) -> Response {
+async fn remember(
+    store: &dyn IdempotencyStore,
+    scope: &str,
+    key: &str,
+    response: Response,
+) -> Response {
     let status = response.status();
     let is_final = status.is_success()
         || (status.is_client_error()
@@ -134,7 +145,10 @@ fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = (status, stored.body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(REPLAYED, HeaderValue::from_static("true"));
     if let Some(loc) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         headers.insert(header::LOCATION, loc);

@@ -40,7 +40,8 @@ impl Paging {
         if !self.explicit {
             return items;
         }
-        let skip = usize::try_from((self.page - 1).saturating_mul(self.page_size)).unwrap_or(usize::MAX);
+        let skip =
+            usize::try_from((self.page - 1).saturating_mul(self.page_size)).unwrap_or(usize::MAX);
         let take = usize::try_from(self.page_size).unwrap_or(usize::MAX);
         items.into_iter().skip(skip).take(take).collect()
     }
@@ -109,7 +110,8 @@ impl ListQuery {
     pub fn range(&mut self) -> (Option<Timestamp>, Option<Timestamp>) {
         let mut bound = |name: &str, upper| {
             let raw = self.params.get(name)?;
-            self.problems.check(name, Timestamp::parse_bound(raw, upper))
+            self.problems
+                .check(name, Timestamp::parse_bound(raw, upper))
         };
         let from = bound("from", false);
         let to = bound("to", true);
@@ -160,14 +162,22 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> ListQuery {
-        ListQuery::new(pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect())
+        ListQuery::new(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        )
     }
 
     #[test]
     fn defaults_apply_when_nothing_is_given() {
         let mut l = q(&[]);
         let p = l.paging();
-        assert_eq!((p.page, p.page_size, p.order, p.explicit), (1, 50, Order::Desc, false));
+        assert_eq!(
+            (p.page, p.page_size, p.order, p.explicit),
+            (1, 50, Order::Desc, false)
+        );
         assert_eq!(l.sort(&["purchased_at", "total"]), "purchased_at");
         assert!(l.finish().is_ok());
     }
@@ -195,7 +205,10 @@ mod tests {
         let mut l = q(&[]);
         assert_eq!(l.paging().slice((1..=60).collect::<Vec<_>>()).len(), 60);
         let mut l = q(&[("page", "2"), ("page_size", "25")]);
-        assert_eq!(l.paging().slice((1..=60).collect::<Vec<_>>()), (26..=50).collect::<Vec<_>>());
+        assert_eq!(
+            l.paging().slice((1..=60).collect::<Vec<_>>()),
+            (26..=50).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -206,6 +219,9 @@ mod tests {
         assert!(l.finish().is_ok());
         let mut l = q(&[("page_size", "500"), ("page", "3"), ("order", "asc")]);
         let p = l.paging();
-        assert_eq!((p.page, p.page_size, p.order, p.explicit), (3, 500, Order::Asc, true));
+        assert_eq!(
+            (p.page, p.page_size, p.order, p.explicit),
+            (3, 500, Order::Asc, true)
+        );
     }
 }

@@ -13,7 +13,8 @@ pub fn init(format: LogFormat) {
 
 /// Like [`init`], with another default filter than `info`.
 pub fn init_with_default(format: LogFormat, default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = fmt().with_env_filter(filter);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

@@ -34,7 +34,11 @@ pub struct TradeRequest {
 
 /// Parses a request body. `date_field` is `purchased_at` or `sold_at`,
 /// `party_field` `supplier` or `customer`. Every problem is reported.
-pub fn parse_request(body: &JsonBody, date_field: &str, party_field: &str) -> Result<TradeRequest, ApiError> {
+pub fn parse_request(
+    body: &JsonBody,
+    date_field: &str,
+    party_field: &str,
+) -> Result<TradeRequest, ApiError> {
     let o = &body.0;
     let mut p = Problems::default();
     let store_id = match get(o, "store_id") {
@@ -142,7 +146,10 @@ pub struct DocumentList {
 impl DocumentList {
     /// Parses `from, to, store_id, product_id, page, page_size, sort, order`;
     /// `date_field` is the document's date and the default sort.
-    pub fn parse(params: HashMap<String, String>, date_field: &'static str) -> Result<Self, ApiError> {
+    pub fn parse(
+        params: HashMap<String, String>,
+        date_field: &'static str,
+    ) -> Result<Self, ApiError> {
         let mut q = ListQuery::new(params);
         let (from, to) = q.range();
         let store = q.optional("store_id", StoreId::parse);
@@ -211,7 +218,10 @@ mod tests {
     }
 
     fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
@@ -265,19 +275,28 @@ mod tests {
         let e = parse_request(&body(json!({"lines": []})), "sold_at", "customer").unwrap_err();
         assert_eq!(fields(e), ["lines"]);
         let line = |p: &str| json!({"product_id": p, "quantity": 1_000_000_000, "unit_price": i64::MAX / 2});
-        let e = parse_request(&body(json!({"lines": [line("a")]})), "sold_at", "customer").unwrap_err();
+        let e =
+            parse_request(&body(json!({"lines": [line("a")]})), "sold_at", "customer").unwrap_err();
         assert_eq!(fields(e), ["lines"]);
-        let many: Vec<_> = (0..=MAX_LINES).map(|i| json!({"product_id": format!("p{i}"), "quantity": 1, "unit_price": 1})).collect();
+        let many: Vec<_> = (0..=MAX_LINES)
+            .map(|i| json!({"product_id": format!("p{i}"), "quantity": 1, "unit_price": 1}))
+            .collect();
         let e = parse_request(&body(json!({"lines": many})), "sold_at", "customer").unwrap_err();
         assert_eq!(fields(e), ["lines"]);
     }
 
     #[test]
     fn list_query_builds_filters_and_a_stable_sort() {
-        let params = [("store_id", "main"), ("product_id", "p"), ("sort", "total"), ("order", "asc"), ("from", "2026-01-01")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let params = [
+            ("store_id", "main"),
+            ("product_id", "p"),
+            ("sort", "total"),
+            ("order", "asc"),
+            ("from", "2026-01-01"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         let l = DocumentList::parse(params, "sold_at").unwrap();
         assert_eq!(l.query.filters.len(), 3);
         assert_eq!(l.query.sort[0], ("total".to_owned(), erp_store::Order::Asc));

@@ -80,10 +80,20 @@ where
         name: "a".into(),
         count: 1,
     };
-    assert!(store.get("a").await.unwrap().is_none(), "store must start empty");
+    assert!(
+        store.get("a").await.unwrap().is_none(),
+        "store must start empty"
+    );
     let first = event(1);
-    store.insert("a", a.clone(), vec![first.clone()]).await.unwrap();
-    let got = store.get("a").await.unwrap().expect("inserted aggregate is readable");
+    store
+        .insert("a", a.clone(), vec![first.clone()])
+        .await
+        .unwrap();
+    let got = store
+        .get("a")
+        .await
+        .unwrap()
+        .expect("inserted aggregate is readable");
     assert_eq!((got.value, got.version), (a.clone(), 1));
 
     let dup = store.insert("a", a.clone(), vec![event(2)]).await;
@@ -97,7 +107,10 @@ where
         count: 2,
     };
     let second = event(3);
-    let v = store.update("a", 1, b.clone(), vec![second.clone()]).await.unwrap();
+    let v = store
+        .update("a", 1, b.clone(), vec![second.clone()])
+        .await
+        .unwrap();
     assert_eq!(v, 2, "an update bumps the version");
     let stale = store.update("a", 1, a.clone(), vec![event(4)]).await;
     assert!(
@@ -111,17 +124,41 @@ where
     // Only the events of successful writes are in the outbox, oldest first.
     let pending = outbox.pending(100).await.unwrap();
     let ids: Vec<_> = pending.iter().map(OutboxRecord::id).collect();
-    assert_eq!(ids, vec![first.id(), second.id()], "outbox holds exactly the committed events");
+    assert_eq!(
+        ids,
+        vec![first.id(), second.id()],
+        "outbox holds exactly the committed events"
+    );
     assert_eq!(pending[0], first, "outbox records round-trip unchanged");
     assert_eq!(outbox.backlog().await.unwrap(), 2);
     outbox.mark_sent(&[first.id()]).await.unwrap();
     outbox.mark_sent(&[first.id()]).await.unwrap();
-    let ids: Vec<_> = outbox.pending(100).await.unwrap().iter().map(OutboxRecord::id).collect();
-    assert_eq!(ids, vec![second.id()], "marking sent removes a record, twice is harmless");
-    assert_eq!(outbox.pending(0).await.unwrap().len(), 0, "limit is honoured");
+    let ids: Vec<_> = outbox
+        .pending(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(OutboxRecord::id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![second.id()],
+        "marking sent removes a record, twice is harmless"
+    );
+    assert_eq!(
+        outbox.pending(0).await.unwrap().len(),
+        0,
+        "limit is honoured"
+    );
 
     store.insert("b", a.clone(), vec![]).await.unwrap();
-    let all: Vec<_> = store.all().await.unwrap().into_iter().map(|v| v.value.count).collect();
+    let all: Vec<_> = store
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.value.count)
+        .collect();
     assert_eq!(all, vec![2, 1], "all() lists every aggregate in id order");
 }
 
@@ -184,7 +221,11 @@ pub async fn read_model<R: ReadModel<SampleView> + ?Sized>(rm: &R) {
         })
         .await
         .unwrap();
-    assert_eq!(filtered.items, vec![v1.clone()], "array path and range filters combine");
+    assert_eq!(
+        filtered.items,
+        vec![v1.clone()],
+        "array path and range filters combine"
+    );
 
     let by_total = rm
         .query(&ViewQuery {
@@ -210,7 +251,13 @@ pub async fn read_model<R: ReadModel<SampleView> + ?Sized>(rm: &R) {
     assert_eq!((none.count, none.sums), (0, vec![0]));
 
     rm.clear().await.unwrap();
-    assert_eq!(rm.query(&ViewQuery::everything()).await.unwrap().total_items, 0);
+    assert_eq!(
+        rm.query(&ViewQuery::everything())
+            .await
+            .unwrap()
+            .total_items,
+        0
+    );
 }
 
 /// Idempotency: claim, replay, mismatch, release, scopes, concurrent claims.
@@ -220,23 +267,41 @@ pub async fn idempotency<S: IdempotencyStore + ?Sized>(store: &S) {
         body: br#"{"id":"1"}"#.to_vec(),
         location: Some("/things/1".into()),
     };
-    assert_eq!(store.claim("POST /x", "k1", "f1").await.unwrap(), Claim::Acquired);
-    assert_eq!(store.claim("POST /x", "k1", "f1").await.unwrap(), Claim::InProgress);
-    assert_eq!(store.claim("POST /x", "k1", "f2").await.unwrap(), Claim::Mismatch);
-    store.complete("POST /x", "k1", answer.clone()).await.unwrap();
+    assert_eq!(
+        store.claim("POST /x", "k1", "f1").await.unwrap(),
+        Claim::Acquired
+    );
+    assert_eq!(
+        store.claim("POST /x", "k1", "f1").await.unwrap(),
+        Claim::InProgress
+    );
+    assert_eq!(
+        store.claim("POST /x", "k1", "f2").await.unwrap(),
+        Claim::Mismatch
+    );
+    store
+        .complete("POST /x", "k1", answer.clone())
+        .await
+        .unwrap();
     assert_eq!(
         store.claim("POST /x", "k1", "f1").await.unwrap(),
         Claim::Replay(answer.clone()),
         "a completed key replays its answer"
     );
-    assert_eq!(store.claim("POST /x", "k1", "f2").await.unwrap(), Claim::Mismatch);
+    assert_eq!(
+        store.claim("POST /x", "k1", "f2").await.unwrap(),
+        Claim::Mismatch
+    );
     assert_eq!(
         store.claim("POST /y", "k1", "f2").await.unwrap(),
         Claim::Acquired,
         "keys are scoped by route"
     );
 
-    assert_eq!(store.claim("POST /x", "k2", "f").await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        store.claim("POST /x", "k2", "f").await.unwrap(),
+        Claim::Acquired
+    );
     store.release("POST /x", "k2").await.unwrap();
     assert_eq!(
         store.claim("POST /x", "k2", "f").await.unwrap(),

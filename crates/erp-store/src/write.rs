@@ -20,7 +20,8 @@ pub struct Versioned<T> {
 pub trait WriteStore<T: Send + Sync + 'static>: Send + Sync {
     /// Stores a new aggregate at version 1.
     /// [`StoreError::Conflict`] if the id exists.
-    async fn insert(&self, id: &str, value: T, outbox: Vec<OutboxRecord>) -> Result<(), StoreError>;
+    async fn insert(&self, id: &str, value: T, outbox: Vec<OutboxRecord>)
+    -> Result<(), StoreError>;
 
     /// Replaces an aggregate if it is still at `expected_version`; returns the
     /// new version. [`StoreError::Conflict`] if someone else wrote first or

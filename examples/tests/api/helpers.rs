@@ -14,7 +14,9 @@ pub struct Sys {
 }
 
 pub async fn spawn() -> Sys {
-    let system = System::start(Ports::ephemeral()).await.expect("system starts");
+    let system = System::start(Ports::ephemeral())
+        .await
+        .expect("system starts");
     let p = system.ports;
     Sys {
         purchase: format!("http://{}", p.purchase),
@@ -29,15 +31,25 @@ pub async fn spawn() -> Sys {
 pub async fn read(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 pub fn codes_of(body: &Value) -> (String, Vec<String>) {
     let fields = body["error"]["details"]
         .as_array()
-        .map(|d| d.iter().map(|d| d["field"].as_str().unwrap_or("").to_owned()).collect())
+        .map(|d| {
+            d.iter()
+                .map(|d| d["field"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default();
-    (body["error"]["code"].as_str().unwrap_or("").to_owned(), fields)
+    (
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+        fields,
+    )
 }
 
 impl Sys {
@@ -61,7 +73,10 @@ impl Sys {
 
     pub async fn product(&self, id: &str) {
         let (s, b) = self
-            .post(&format!("{}/products", self.inventory), json!({"id": id, "name": id, "unit": "pcs"}))
+            .post(
+                &format!("{}/products", self.inventory),
+                json!({"id": id, "name": id, "unit": "pcs"}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
@@ -77,13 +92,17 @@ impl Sys {
     }
 
     pub async fn buy(&self, store: &str, lines: &[(&str, i64, i64)]) -> Value {
-        let (s, b) = self.post(&format!("{}/purchases", self.purchase), trade(store, lines)).await;
+        let (s, b) = self
+            .post(&format!("{}/purchases", self.purchase), trade(store, lines))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         b
     }
 
     pub async fn on_hand(&self, store: &str, product: &str) -> i64 {
-        let (s, b) = self.get(&format!("{}/stock/{store}/{product}", self.inventory)).await;
+        let (s, b) = self
+            .get(&format!("{}/stock/{store}/{product}", self.inventory))
+            .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         b["on_hand"].as_i64().unwrap()
     }

@@ -67,21 +67,35 @@ pub struct PurchaseCheck {
 fn records<E: DomainEvent>(events: Vec<E>, correlation_id: &str) -> Vec<OutboxRecord> {
     events
         .into_iter()
-        .map(|e| OutboxRecord::local(EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw()))
+        .map(|e| {
+            OutboxRecord::local(
+                EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw(),
+            )
+        })
         .collect()
 }
 
 impl Inventory {
     /// Registers a product; [`InventoryError::AlreadyExists`] if the id is taken.
-    pub async fn register_product(&self, product: Product, correlation_id: &str) -> Result<Product, InventoryError> {
+    pub async fn register_product(
+        &self,
+        product: Product,
+        correlation_id: &str,
+    ) -> Result<Product, InventoryError> {
         let id = product.id.clone();
         let current = self.products.get(id.as_str()).await?.map(|v| v.value);
         let events = ProductAggregate(current)
             .handle(product)
             .map_err(|CatalogError::AlreadyExists| InventoryError::AlreadyExists("product"))?;
-        let state = ProductAggregate::replay(&events).0.expect("registration sets the product");
+        let state = ProductAggregate::replay(&events)
+            .0
+            .expect("registration sets the product");
         let records = records(events, correlation_id);
-        match self.products.insert(id.as_str(), state.clone(), records.clone()).await {
+        match self
+            .products
+            .insert(id.as_str(), state.clone(), records.clone())
+            .await
+        {
             Err(StoreError::Conflict(_)) => return Err(InventoryError::AlreadyExists("product")),
             other => other?,
         }
@@ -90,15 +104,25 @@ impl Inventory {
     }
 
     /// Opens a store; [`InventoryError::AlreadyExists`] if the id is taken.
-    pub async fn open_store(&self, store: Store, correlation_id: &str) -> Result<Store, InventoryError> {
+    pub async fn open_store(
+        &self,
+        store: Store,
+        correlation_id: &str,
+    ) -> Result<Store, InventoryError> {
         let id = store.id.clone();
         let current = self.stores.get(id.as_str()).await?.map(|v| v.value);
         let events = StoreAggregate(current)
             .handle(store)
             .map_err(|CatalogError::AlreadyExists| InventoryError::AlreadyExists("store"))?;
-        let state = StoreAggregate::replay(&events).0.expect("opening sets the store");
+        let state = StoreAggregate::replay(&events)
+            .0
+            .expect("opening sets the store");
         let records = records(events, correlation_id);
-        match self.stores.insert(id.as_str(), state.clone(), records.clone()).await {
+        match self
+            .stores
+            .insert(id.as_str(), state.clone(), records.clone())
+            .await
+        {
             Err(StoreError::Conflict(_)) => return Err(InventoryError::AlreadyExists("store")),
             other => other?,
         }
@@ -135,7 +159,11 @@ impl Inventory {
     }
 
     /// Fails unless both the store and the product are known.
-    pub async fn require_pair(&self, store: &StoreId, product: &ProductId) -> Result<(), InventoryError> {
+    pub async fn require_pair(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> Result<(), InventoryError> {
         if self.store(store).await?.is_none() {
             return Err(InventoryError::UnknownStore(store.clone()));
         }
@@ -146,13 +174,24 @@ impl Inventory {
     }
 
     /// Units on hand of a known pair (0 if it never moved).
-    pub async fn on_hand(&self, store: &StoreId, product: &ProductId) -> Result<i64, InventoryError> {
+    pub async fn on_hand(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> Result<i64, InventoryError> {
         self.require_pair(store, product).await?;
-        Ok(self.ledger.level(store, product).await?.map_or(0, |l| l.on_hand))
+        Ok(self
+            .ledger
+            .level(store, product)
+            .await?
+            .map_or(0, |l| l.on_hand))
     }
 
     /// Units in a store and its capacity; [`InventoryError::UnknownStore`] if unknown.
-    pub async fn count_total_items(&self, store: &StoreId) -> Result<(i64, Option<i64>), InventoryError> {
+    pub async fn count_total_items(
+        &self,
+        store: &StoreId,
+    ) -> Result<(i64, Option<i64>), InventoryError> {
         let s = self
             .store(store)
             .await?

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use erp_bus::{Delivery, Disposition, MessageHandler, Subscription};
-use erp_core::{DecodeError, DomainEvent, EventLine, PurchaseCompleted, RawEnvelope, SaleCompleted};
+use erp_core::{
+    DecodeError, DomainEvent, EventLine, PurchaseCompleted, RawEnvelope, SaleCompleted,
+};
 use erp_store::StoreError;
 
 use crate::{
@@ -54,11 +56,25 @@ fn movement(raw: RawEnvelope) -> Result<Movement, Disposition> {
         match raw.event_type.as_str() {
             PurchaseCompleted::TYPE => {
                 let e = raw.into_typed::<PurchaseCompleted>().map_err(dead)?.data;
-                (MovementKind::Purchase, e.purchase_id.to_string(), e.store_id, e.purchased_at, e.lines, 1)
+                (
+                    MovementKind::Purchase,
+                    e.purchase_id.to_string(),
+                    e.store_id,
+                    e.purchased_at,
+                    e.lines,
+                    1,
+                )
             }
             SaleCompleted::TYPE => {
                 let e = raw.into_typed::<SaleCompleted>().map_err(dead)?.data;
-                (MovementKind::Sale, e.sale_id.to_string(), e.store_id, e.sold_at, e.lines, -1)
+                (
+                    MovementKind::Sale,
+                    e.sale_id.to_string(),
+                    e.store_id,
+                    e.sold_at,
+                    e.lines,
+                    -1,
+                )
             }
             other => {
                 tracing::warn!(event_type = other, "event type inventory does not consume");

@@ -24,7 +24,9 @@ impl From<InventoryError> for Status {
         match e {
             InventoryError::UnknownStore(id) => Status::not_found(format!("no store {id}")),
             InventoryError::UnknownProduct(id) => Status::not_found(format!("no product {id}")),
-            InventoryError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
+            InventoryError::AlreadyExists(what) => {
+                Status::already_exists(format!("{what} already exists"))
+            }
             InventoryError::Store(erp_store::StoreError::Unavailable(cause)) => {
                 tracing::warn!(error = %cause, "store unavailable");
                 Status::unavailable("the database is unavailable")
@@ -47,7 +49,10 @@ fn product_id(raw: &str) -> Result<ProductId, Status> {
 
 #[tonic::async_trait]
 impl InventoryRpc for InventoryGrpc {
-    async fn get_product(&self, req: Request<pb::GetProductRequest>) -> Result<Response<pb::Product>, Status> {
+    async fn get_product(
+        &self,
+        req: Request<pb::GetProductRequest>,
+    ) -> Result<Response<pb::Product>, Status> {
         let id = product_id(&req.get_ref().product_id)?;
         let p = self
             .0
@@ -61,7 +66,10 @@ impl InventoryRpc for InventoryGrpc {
         }))
     }
 
-    async fn get_stock(&self, req: Request<pb::GetStockRequest>) -> Result<Response<pb::StockLevel>, Status> {
+    async fn get_stock(
+        &self,
+        req: Request<pb::GetStockRequest>,
+    ) -> Result<Response<pb::StockLevel>, Status> {
         let store = store_id(&req.get_ref().store_id)?;
         let product = product_id(&req.get_ref().product_id)?;
         let on_hand = self.0.on_hand(&store, &product).await?;
@@ -78,7 +86,10 @@ impl InventoryRpc for InventoryGrpc {
     ) -> Result<Response<pb::CountTotalItemsResponse>, Status> {
         let store = store_id(&req.get_ref().store_id)?;
         let (total_units, capacity) = self.0.count_total_items(&store).await?;
-        Ok(Response::new(pb::CountTotalItemsResponse { total_units, capacity }))
+        Ok(Response::new(pb::CountTotalItemsResponse {
+            total_units,
+            capacity,
+        }))
     }
 
     async fn check_purchase(
@@ -99,7 +110,11 @@ impl InventoryRpc for InventoryGrpc {
         let check = self.0.check_purchase(&store, &lines).await?;
         Ok(Response::new(pb::CheckPurchaseResponse {
             store_known: check.store_known,
-            unknown_products: check.unknown_products.iter().map(ToString::to_string).collect(),
+            unknown_products: check
+                .unknown_products
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             total_units: check.total_units,
             capacity: check.capacity,
             capacity_ok: check.capacity_ok,

@@ -8,5 +8,6 @@ async fn main() -> anyhow::Result<()> {
     let bus = config.common.connect_bus().await?;
     let app = Application::build(&config, bus).await?;
     tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "inventory-svc started");
-    app.run_until_stopped(erp_service::http::shutdown_signal()).await
+    app.run_until_stopped(erp_service::http::shutdown_signal())
+        .await
 }

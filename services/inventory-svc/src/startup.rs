@@ -51,7 +51,8 @@ impl Application {
             Arc::new(ProductsProjection(product_views.clone())),
             Arc::new(StoresProjection(store_views.clone())),
         ]);
-        let relay = OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
+        let relay =
+            OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
         let inventory = Inventory {
             products: Arc::new(MemoryWriteStore::new(outbox.clone())),
             stores: Arc::new(MemoryWriteStore::new(outbox)),
@@ -65,14 +66,19 @@ impl Application {
             .await
             .context("creating store main")?;
         let consumer = bus
-            .subscribe(subscription(), Arc::new(StockConsumer::new(inventory.clone())))
+            .subscribe(
+                subscription(),
+                Arc::new(StockConsumer::new(inventory.clone())),
+            )
             .await
             .context("subscribing to inventory.stock")?;
 
         let attached = consumer.attached();
         let bus_for_health = bus.clone();
         let health = Health::new()
-            .with(FnCheck::new("bus", true, move || bus_for_health.status().connected))
+            .with(FnCheck::new("bus", true, move || {
+                bus_for_health.status().connected
+            }))
             .with(FnCheck::new("consumer", true, move || *attached.borrow()));
         let router = erp_service::http::finish(
             api::router(inventory.clone(), Arc::new(MemoryIdempotency::default()))
@@ -97,12 +103,16 @@ impl Application {
 
     /// The bound REST address.
     pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("a bound listener has an address")
+        self.http
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// The bound gRPC address.
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc.local_addr().expect("a bound listener has an address")
+        self.grpc
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// The application layer, for in-process callers.
@@ -111,7 +121,10 @@ impl Application {
     }
 
     /// Serves REST and gRPC, consumes and runs the relay until `shutdown` completes.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let grpc_service = grpc::server(self.inventory.clone());
         let grpc_listener = self.grpc;
         let result = erp_service::runtime::run(

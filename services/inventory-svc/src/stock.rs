@@ -82,7 +82,11 @@ pub trait StockLedger: Send + Sync {
     /// Applies a movement once: every line or none.
     async fn apply(&self, movement: &Movement) -> Result<Applied, StoreError>;
     /// One level; `None` when the pair never moved.
-    async fn level(&self, store: &StoreId, product: &ProductId) -> Result<Option<StockLevel>, StoreError>;
+    async fn level(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> Result<Option<StockLevel>, StoreError>;
     /// Levels matching the optional filters, ordered by store then product.
     async fn levels(
         &self,
@@ -90,7 +94,11 @@ pub trait StockLedger: Send + Sync {
         product: Option<&ProductId>,
     ) -> Result<Vec<StockLevel>, StoreError>;
     /// The ledger of one pair, oldest first.
-    async fn movements(&self, store: &StoreId, product: &ProductId) -> Result<Vec<LedgerEntry>, StoreError>;
+    async fn movements(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> Result<Vec<LedgerEntry>, StoreError>;
     /// Units in a store: Σ on_hand over its products, negative rows as 0.
     async fn total_units(&self, store: &StoreId) -> Result<i64, StoreError>;
 }
@@ -125,13 +133,17 @@ impl StockLedger for MemoryStockLedger {
         let now = Timestamp::now();
         for (product, delta) in &m.deltas {
             let pair = (m.store_id.clone(), product.clone());
-            ledger.entries.entry(pair.clone()).or_default().push(LedgerEntry {
-                event_id: m.event_id,
-                kind: m.kind,
-                source_id: m.source_id.clone(),
-                delta: *delta,
-                at: m.at,
-            });
+            ledger
+                .entries
+                .entry(pair.clone())
+                .or_default()
+                .push(LedgerEntry {
+                    event_id: m.event_id,
+                    kind: m.kind,
+                    source_id: m.source_id.clone(),
+                    delta: *delta,
+                    at: m.at,
+                });
             let level = ledger.levels.entry(pair).or_insert_with(|| StockLevel {
                 store_id: m.store_id.clone(),
                 product_id: product.clone(),
@@ -144,8 +156,16 @@ impl StockLedger for MemoryStockLedger {
         Ok(Applied::Moved)
     }
 
-    async fn level(&self, store: &StoreId, product: &ProductId) -> Result<Option<StockLevel>, StoreError> {
-        Ok(self.lock().levels.get(&(store.clone(), product.clone())).cloned())
+    async fn level(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> Result<Option<StockLevel>, StoreError> {
+        Ok(self
+            .lock()
+            .levels
+            .get(&(store.clone(), product.clone()))
+            .cloned())
     }
 
     async fn levels(
@@ -163,14 +183,18 @@ impl StockLedger for MemoryStockLedger {
             .collect())
     }
 
-    async fn movements(&self, store: &StoreId, product: &ProductId) -> Result<Vec<LedgerEntry>, StoreError> {
+    async fn movements(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
         let mut entries = self
             .lock()
             .entries
             .get(&(store.clone(), product.clone()))
             .cloned()
             .unwrap_or_default();
-        entries.sort_by(|a, b| (a.at, a.event_id).cmp(&(b.at, b.event_id)));
+        entries.sort_by_key(|e| (e.at, e.event_id));
         Ok(entries)
     }
 
@@ -198,7 +222,7 @@ mod tests {
             at: Timestamp::now(),
             deltas: deltas
                 .iter()
-                .map(|(p, d)| (ProductId::parse(*p).unwrap(), *d))
+                .map(|(p, d)| (ProductId::parse(p).unwrap(), *d))
                 .collect(),
         }
     }
@@ -214,9 +238,19 @@ mod tests {
         let main = StoreId::main();
         let a = ProductId::parse("a").unwrap();
         assert_eq!(ledger.level(&main, &a).await.unwrap().unwrap().on_hand, -2);
-        let sum: i64 = ledger.movements(&main, &a).await.unwrap().iter().map(|e| e.delta).sum();
+        let sum: i64 = ledger
+            .movements(&main, &a)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.delta)
+            .sum();
         assert_eq!(sum, -2, "conservation: level = Σ ledger deltas");
-        assert_eq!(ledger.total_units(&main).await.unwrap(), 2, "negative rows count as 0");
+        assert_eq!(
+            ledger.total_units(&main).await.unwrap(),
+            2,
+            "negative rows count as 0"
+        );
         assert_eq!(ledger.levels(Some(&main), None).await.unwrap().len(), 2);
         assert_eq!(ledger.levels(None, Some(&a)).await.unwrap().len(), 1);
     }

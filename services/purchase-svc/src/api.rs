@@ -34,13 +34,20 @@ pub fn router(purchases: Purchases, idempotency_store: Arc<dyn IdempotencyStore>
         .with_state(purchases)
 }
 
-async fn create(State(p): State<Purchases>, headers: HeaderMap, body: JsonBody) -> Result<Response, ApiError> {
+async fn create(
+    State(p): State<Purchases>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let request = parse_request(&body, "purchased_at", "supplier")?;
     let purchase = p.record(request, &correlation_id(&headers)).await?;
     Ok(created(&format!("/purchases/{}", purchase.id), &purchase))
 }
 
-async fn list(State(p): State<Purchases>, Query(params): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+async fn list(
+    State(p): State<Purchases>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let list = DocumentList::parse(params, "purchased_at")?;
     let page = p.list(&list.query).await?;
     Ok(ok(&list.body(page)))

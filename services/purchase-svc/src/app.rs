@@ -34,18 +34,36 @@ impl std::fmt::Debug for Purchases {
 impl Purchases {
     /// Checks the purchase with inventory, records it and queues
     /// `purchase.completed` in the outbox, in one write.
-    pub async fn record(&self, request: TradeRequest, correlation_id: &str) -> Result<Purchase, ApiError> {
+    pub async fn record(
+        &self,
+        request: TradeRequest,
+        correlation_id: &str,
+    ) -> Result<Purchase, ApiError> {
         self.check_with_inventory(&request).await?;
         let id = PurchaseId::new();
         let events = PurchaseAggregate::default()
             .handle(RecordPurchase { id, request })
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()))?;
-        let purchase = PurchaseAggregate::replay(&events).0.expect("recording sets the purchase");
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    e.to_string(),
+                )
+            })?;
+        let purchase = PurchaseAggregate::replay(&events)
+            .0
+            .expect("recording sets the purchase");
         let records: Vec<_> = events
             .into_iter()
-            .map(|e| OutboxRecord::published(EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw()))
+            .map(|e| {
+                OutboxRecord::published(
+                    EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw(),
+                )
+            })
             .collect();
-        self.store.insert(&id.to_string(), purchase.clone(), records.clone()).await?;
+        self.store
+            .insert(&id.to_string(), purchase.clone(), records.clone())
+            .await?;
         self.relay.committed(&records).await;
         Ok(purchase)
     }

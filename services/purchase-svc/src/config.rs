@@ -13,7 +13,11 @@ pub struct Config {
     #[arg(long, env = "ERP_HTTP_ADDR", default_value = "0.0.0.0:8081")]
     pub http_addr: SocketAddr,
     /// Inventory's gRPC endpoint.
-    #[arg(long, env = "ERP_INVENTORY_GRPC", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "ERP_INVENTORY_GRPC",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub inventory_grpc: String,
     /// Timeout of each gRPC call to inventory, in milliseconds.
     #[arg(long, env = "ERP_INVENTORY_TIMEOUT_MS", default_value_t = 1000)]

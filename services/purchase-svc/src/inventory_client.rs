@@ -75,7 +75,10 @@ impl InventoryClient {
     }
 
     fn answer(
-        result: Result<tonic::Response<proto::erp::inventory::v1::CheckPurchaseResponse>, tonic::Status>,
+        result: Result<
+            tonic::Response<proto::erp::inventory::v1::CheckPurchaseResponse>,
+            tonic::Status,
+        >,
     ) -> Result<PurchaseCheck, InventoryUnavailable> {
         let answer = result
             .map_err(|s| InventoryUnavailable(format!("{:?}: {}", s.code(), s.message())))?

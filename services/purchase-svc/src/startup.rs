@@ -10,7 +10,10 @@ use erp_service::health::{FnCheck, Health};
 use erp_store::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
 use tokio::net::TcpListener;
 
-use crate::{api, app::Purchases, config::Config, inventory_client::InventoryClient, projection::PurchasesProjection};
+use crate::{
+    api, app::Purchases, config::Config, inventory_client::InventoryClient,
+    projection::PurchasesProjection,
+};
 
 /// A built, not yet running, purchase service (listener already bound).
 pub struct Application {
@@ -21,7 +24,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("http", &self.http.local_addr().ok()).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("http", &self.http.local_addr().ok())
+            .finish_non_exhaustive()
     }
 }
 
@@ -32,7 +37,8 @@ impl Application {
         let outbox = MemoryOutbox::new();
         let views = Arc::new(MemoryReadModel::new());
         let projections = Projections::new(vec![Arc::new(PurchasesProjection(views.clone()))]);
-        let relay = OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
+        let relay =
+            OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
         let purchases = Purchases {
             store: Arc::new(MemoryWriteStore::new(outbox)),
             views,
@@ -44,21 +50,38 @@ impl Application {
         // purchases until it is back (design §7.6).
         let health = Health::new().with(FnCheck::new("bus", false, move || bus.status().connected));
         let router = erp_service::http::finish(
-            api::router(purchases, Arc::new(MemoryIdempotency::default())).merge(erp_service::health::routes(health)),
+            api::router(purchases, Arc::new(MemoryIdempotency::default()))
+                .merge(erp_service::health::routes(health)),
         );
         let http = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding REST on {}", config.http_addr))?;
-        Ok(Self { http, router, relay })
+        Ok(Self {
+            http,
+            router,
+            relay,
+        })
     }
 
     /// The bound REST address.
     pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("a bound listener has an address")
+        self.http
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves REST and runs the relay until `shutdown` completes.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        erp_service::runtime::run(self.http, self.router, self.relay, |_| async { Ok(()) }, shutdown).await
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        erp_service::runtime::run(
+            self.http,
+            self.router,
+            self.relay,
+            |_| async { Ok(()) },
+            shutdown,
+        )
+        .await
     }
 }

@@ -36,19 +36,29 @@ pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Rou
         .with_state(sales)
 }
 
-async fn create(State(s): State<Sales>, headers: HeaderMap, body: JsonBody) -> Result<Response, ApiError> {
+async fn create(
+    State(s): State<Sales>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
     let request = parse_request(&body, "sold_at", "customer")?;
     let sale = s.record(request, &correlation_id(&headers)).await?;
     Ok(created(&format!("/sales/{}", sale.id), &sale))
 }
 
-async fn list(State(s): State<Sales>, Query(params): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+async fn list(
+    State(s): State<Sales>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let list = DocumentList::parse(params, "sold_at")?;
     let page = s.list(&list.query).await?;
     Ok(ok(&list.body(page)))
 }
 
-async fn summary(State(s): State<Sales>, Query(params): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+async fn summary(
+    State(s): State<Sales>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let mut q = ListQuery::new(params);
     let product = q.required("product_id", ProductId::parse);
     let (from, to) = q.range();

@@ -52,18 +52,36 @@ pub struct Summary {
 impl Sales {
     /// Checks stock with inventory, records the sale and queues
     /// `sale.completed` in the outbox, in one write.
-    pub async fn record(&self, request: TradeRequest, correlation_id: &str) -> Result<Sale, ApiError> {
+    pub async fn record(
+        &self,
+        request: TradeRequest,
+        correlation_id: &str,
+    ) -> Result<Sale, ApiError> {
         self.check_stock(&request).await?;
         let id = SaleId::new();
         let events = SaleAggregate::default()
             .handle(RecordSale { id, request })
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()))?;
-        let sale = SaleAggregate::replay(&events).0.expect("recording sets the sale");
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    e.to_string(),
+                )
+            })?;
+        let sale = SaleAggregate::replay(&events)
+            .0
+            .expect("recording sets the sale");
         let records: Vec<_> = events
             .into_iter()
-            .map(|e| OutboxRecord::published(EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw()))
+            .map(|e| {
+                OutboxRecord::published(
+                    EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw(),
+                )
+            })
             .collect();
-        self.store.insert(&id.to_string(), sale.clone(), records.clone()).await?;
+        self.store
+            .insert(&id.to_string(), sale.clone(), records.clone())
+            .await?;
         self.relay.committed(&records).await;
         Ok(sale)
     }

@@ -13,7 +13,11 @@ pub struct Config {
     #[arg(long, env = "ERP_HTTP_ADDR", default_value = "0.0.0.0:8082")]
     pub http_addr: SocketAddr,
     /// Inventory's REST base URL.
-    #[arg(long, env = "ERP_INVENTORY_URL", default_value = "http://127.0.0.1:8083")]
+    #[arg(
+        long,
+        env = "ERP_INVENTORY_URL",
+        default_value = "http://127.0.0.1:8083"
+    )]
     pub inventory_url: String,
     /// Timeout of each REST call to inventory, in milliseconds.
     #[arg(long, env = "ERP_INVENTORY_TIMEOUT_MS", default_value_t = 500)]

@@ -52,12 +52,23 @@ impl StockClient {
     }
 
     /// Units on hand of `product` in `store`.
-    pub async fn stock(&self, store: &StoreId, product: &ProductId) -> Result<Stock, InventoryUnavailable> {
+    pub async fn stock(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> Result<Stock, InventoryUnavailable> {
         let unavailable = |e: &dyn std::fmt::Display| InventoryUnavailable(e.to_string());
         // Ids match [A-Za-z0-9._-], so they need no percent-encoding.
         let uri = format!("{}/stock/{store}/{product}", self.base);
-        let request = http::Request::get(uri).body(Empty::new()).map_err(|e| unavailable(&e))?;
-        let response = self.transport.clone().oneshot(request).await.map_err(|e| unavailable(&e))?;
+        let request = http::Request::get(uri)
+            .body(Empty::new())
+            .map_err(|e| unavailable(&e))?;
+        let response = self
+            .transport
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e| unavailable(&e))?;
         let status = response.status();
         let body = response
             .into_body()
@@ -75,7 +86,11 @@ impl StockClient {
                 let about_store = json["error"]["details"]
                     .as_array()
                     .is_some_and(|d| d.iter().any(|d| d["field"] == "store_id"));
-                Ok(if about_store { Stock::UnknownStore } else { Stock::UnknownProduct })
+                Ok(if about_store {
+                    Stock::UnknownStore
+                } else {
+                    Stock::UnknownProduct
+                })
             }
             other => Err(InventoryUnavailable(format!("inventory answered {other}"))),
         }

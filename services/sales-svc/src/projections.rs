@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use erp_core::{DomainEvent, Money, ProductId, Projection, ProjectionError, Quantity, RawEnvelope, SaleCompleted, SaleId, StoreId, Timestamp};
+use erp_core::{
+    DomainEvent, Money, ProductId, Projection, ProjectionError, Quantity, RawEnvelope,
+    SaleCompleted, SaleId, StoreId, Timestamp,
+};
 use erp_store::ReadModel;
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +33,10 @@ impl Projection for SalesProjection {
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError> {
         let e = event.clone().into_typed::<SaleCompleted>()?;
         let view = Sale::from_event(&e.data);
-        self.0.upsert(&view.id.to_string(), view).await.map_err(store_err)
+        self.0
+            .upsert(&view.id.to_string(), view)
+            .await
+            .map_err(store_err)
     }
 }
 
@@ -78,7 +84,10 @@ impl Projection for SaleLinesProjection {
                 quantity: line.quantity,
                 amount: line.line_total,
             };
-            self.0.upsert(&row.id.clone(), row).await.map_err(store_err)?;
+            self.0
+                .upsert(&row.id.clone(), row)
+                .await
+                .map_err(store_err)?;
         }
         Ok(())
     }

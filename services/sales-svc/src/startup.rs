@@ -27,7 +27,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("http", &self.http.local_addr().ok()).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("http", &self.http.local_addr().ok())
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,7 +44,8 @@ impl Application {
             Arc::new(SalesProjection(views.clone())),
             Arc::new(SaleLinesProjection(lines.clone())),
         ]);
-        let relay = OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
+        let relay =
+            OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
         let sales = Sales {
             store: Arc::new(MemoryWriteStore::new(outbox)),
             views,
@@ -54,21 +57,38 @@ impl Application {
         // sales until it is back (design §7.6).
         let health = Health::new().with(FnCheck::new("bus", false, move || bus.status().connected));
         let router = erp_service::http::finish(
-            api::router(sales, Arc::new(MemoryIdempotency::default())).merge(erp_service::health::routes(health)),
+            api::router(sales, Arc::new(MemoryIdempotency::default()))
+                .merge(erp_service::health::routes(health)),
         );
         let http = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding REST on {}", config.http_addr))?;
-        Ok(Self { http, router, relay })
+        Ok(Self {
+            http,
+            router,
+            relay,
+        })
     }
 
     /// The bound REST address.
     pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("a bound listener has an address")
+        self.http
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves REST and runs the relay until `shutdown` completes.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        erp_service::runtime::run(self.http, self.router, self.relay, |_| async { Ok(()) }, shutdown).await
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        erp_service::runtime::run(
+            self.http,
+            self.router,
+            self.relay,
+            |_| async { Ok(()) },
+            shutdown,
+        )
+        .await
     }
 }

@@ -126,7 +126,11 @@ impl EventBus for MemoryBus {
         Ok(SubscriptionHandle::new(attached_rx, cancel, tasks))
     }
 
-    async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<DeadLetter>, BusError> {
+    async fn take_dead_letters(
+        &self,
+        queue: &str,
+        max: usize,
+    ) -> Result<Vec<DeadLetter>, BusError> {
         let Some(queue) = lock(&self.queues).get(queue).cloned() else {
             return Ok(Vec::new());
         };

@@ -11,8 +11,14 @@ use crate::{Claim, IdempotencyStore, StoreError, StoredResponse};
 
 #[derive(Debug)]
 enum Entry {
-    InProgress { fingerprint: String, since: Instant },
-    Done { fingerprint: String, response: StoredResponse },
+    InProgress {
+        fingerprint: String,
+        since: Instant,
+    },
+    Done {
+        fingerprint: String,
+        response: StoredResponse,
+    },
 }
 
 /// In-memory idempotency records.

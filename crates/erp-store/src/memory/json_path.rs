@@ -71,7 +71,11 @@ pub(super) fn order_by(a: &Value, b: &Value, keys: &[(String, Order)]) -> Orderi
             (Some(_), None) => Ordering::Greater,
             (Some(x), Some(y)) => compare(x, y).unwrap_or(Ordering::Equal),
         };
-        let o = if *order == Order::Desc { o.reverse() } else { o };
+        let o = if *order == Order::Desc {
+            o.reverse()
+        } else {
+            o
+        };
         if o != Ordering::Equal {
             return o;
         }

@@ -27,7 +27,12 @@ impl<T> MemoryWriteStore<T> {
 
 #[async_trait]
 impl<T: Clone + Send + Sync + 'static> WriteStore<T> for MemoryWriteStore<T> {
-    async fn insert(&self, id: &str, value: T, outbox: Vec<OutboxRecord>) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        id: &str,
+        value: T,
+        outbox: Vec<OutboxRecord>,
+    ) -> Result<(), StoreError> {
         let mut items = lock(&self.items);
         if items.contains_key(id) {
             return Err(StoreError::Conflict(format!("{id} already exists")));

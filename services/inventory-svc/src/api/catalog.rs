@@ -28,20 +28,28 @@ const CAPACITY_MAX: i64 = 1_000_000_000_000;
 fn parse_product(body: &JsonBody) -> Result<Product, ApiError> {
     let o = &body.0;
     let mut p = Problems::default();
-    let id = required(&mut p, "id", get(o, "id")).and_then(|v| parsed(&mut p, "id", v, |s| ProductId::parse(s)));
-    let name = required(&mut p, "name", get(o, "name")).and_then(|v| text(&mut p, "name", v, NAME_MAX));
-    let unit = required(&mut p, "unit", get(o, "unit")).and_then(|v| text(&mut p, "unit", v, UNIT_MAX));
-    let product = id.zip(name).zip(unit).map(|((id, name), unit)| Product { id, name, unit });
+    let id = required(&mut p, "id", get(o, "id"))
+        .and_then(|v| parsed(&mut p, "id", v, ProductId::parse));
+    let name =
+        required(&mut p, "name", get(o, "name")).and_then(|v| text(&mut p, "name", v, NAME_MAX));
+    let unit =
+        required(&mut p, "unit", get(o, "unit")).and_then(|v| text(&mut p, "unit", v, UNIT_MAX));
+    let product = id
+        .zip(name)
+        .zip(unit)
+        .map(|((id, name), unit)| Product { id, name, unit });
     Ok(p.finish(product)?)
 }
 
 fn parse_store(body: &JsonBody) -> Result<Store, ApiError> {
     let o = &body.0;
     let mut p = Problems::default();
-    let id = required(&mut p, "id", get(o, "id")).and_then(|v| parsed(&mut p, "id", v, |s| StoreId::parse(s)));
-    let name = required(&mut p, "name", get(o, "name")).and_then(|v| text(&mut p, "name", v, NAME_MAX));
-    let manager =
-        required(&mut p, "manager", get(o, "manager")).and_then(|v| text(&mut p, "manager", v, NAME_MAX));
+    let id =
+        required(&mut p, "id", get(o, "id")).and_then(|v| parsed(&mut p, "id", v, StoreId::parse));
+    let name =
+        required(&mut p, "name", get(o, "name")).and_then(|v| text(&mut p, "name", v, NAME_MAX));
+    let manager = required(&mut p, "manager", get(o, "manager"))
+        .and_then(|v| text(&mut p, "manager", v, NAME_MAX));
     let capacity = match get(o, "capacity") {
         None => Some(None),
         Some(v) => integer(&mut p, "capacity", v, |n| {
@@ -70,7 +78,9 @@ pub(super) async fn create_product(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let product = inv.register_product(parse_product(&body)?, &correlation_id(&headers)).await?;
+    let product = inv
+        .register_product(parse_product(&body)?, &correlation_id(&headers))
+        .await?;
     Ok(created(&format!("/products/{}", product.id), &product))
 }
 
@@ -84,7 +94,10 @@ pub(super) async fn list_products(
     Ok(ok(&paging.slice(inv.products().await?)))
 }
 
-pub(super) async fn get_product(State(inv): State<Inventory>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn get_product(
+    State(inv): State<Inventory>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no product {id}"));
     let pid = ProductId::parse(id.as_str()).map_err(|_| not_found())?;
     let product = inv.product(&pid).await?.ok_or_else(not_found)?;
@@ -96,7 +109,9 @@ pub(super) async fn create_store(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let store = inv.open_store(parse_store(&body)?, &correlation_id(&headers)).await?;
+    let store = inv
+        .open_store(parse_store(&body)?, &correlation_id(&headers))
+        .await?;
     Ok(created(&format!("/stores/{}", store.id), &store))
 }
 
@@ -110,7 +125,10 @@ pub(super) async fn list_stores(
     Ok(ok(&paging.slice(inv.stores().await?)))
 }
 
-pub(super) async fn get_store(State(inv): State<Inventory>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn get_store(
+    State(inv): State<Inventory>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no store {id}"));
     let sid = StoreId::parse(id.as_str()).map_err(|_| not_found())?;
     let store = inv.store(&sid).await?.ok_or_else(not_found)?;

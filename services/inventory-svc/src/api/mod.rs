@@ -22,17 +22,24 @@ pub fn router(inventory: Inventory, idempotency_store: Arc<dyn IdempotencyStore>
     Router::new()
         .route(
             "/products",
-            post(catalog::create_product).layer(idem()).get(catalog::list_products),
+            post(catalog::create_product)
+                .layer(idem())
+                .get(catalog::list_products),
         )
         .route("/products/{id}", get(catalog::get_product))
         .route(
             "/stores",
-            post(catalog::create_store).layer(idem()).get(catalog::list_stores),
+            post(catalog::create_store)
+                .layer(idem())
+                .get(catalog::list_stores),
         )
         .route("/stores/{id}", get(catalog::get_store))
         .route("/stock", get(stock::list_levels))
         .route("/stock/{store_id}/{product_id}", get(stock::get_level))
-        .route("/stock/{store_id}/{product_id}/movements", get(stock::list_movements))
+        .route(
+            "/stock/{store_id}/{product_id}/movements",
+            get(stock::list_movements),
+        )
         .with_state(inventory)
 }
 
@@ -45,10 +52,16 @@ impl From<InventoryError> for ApiError {
                 } else {
                     "product_already_exists"
                 };
-                ApiError::new(StatusCode::CONFLICT, code, format!("a {what} with this id already exists"))
-                    .with_detail("id", "already exists")
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    code,
+                    format!("a {what} with this id already exists"),
+                )
+                .with_detail("id", "already exists")
             }
-            InventoryError::UnknownStore(id) => ApiError::not_found("store_id", format!("no store {id}")),
+            InventoryError::UnknownStore(id) => {
+                ApiError::not_found("store_id", format!("no store {id}"))
+            }
             InventoryError::UnknownProduct(id) => {
                 ApiError::not_found("product_id", format!("no product {id}"))
             }

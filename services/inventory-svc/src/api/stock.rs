@@ -13,7 +13,8 @@ use serde_json::json;
 use crate::app::Inventory;
 
 fn parse_pair(store_id: &str, product_id: &str) -> Result<(StoreId, ProductId), ApiError> {
-    let store = StoreId::parse(store_id).map_err(|_| ApiError::not_found("store_id", format!("no store {store_id}")))?;
+    let store = StoreId::parse(store_id)
+        .map_err(|_| ApiError::not_found("store_id", format!("no store {store_id}")))?;
     let product = ProductId::parse(product_id)
         .map_err(|_| ApiError::not_found("product_id", format!("no product {product_id}")))?;
     Ok((store, product))
@@ -50,7 +51,9 @@ pub(super) async fn get_level(
 ) -> Result<Response, ApiError> {
     let (store, product) = parse_pair(&store_id, &product_id)?;
     let on_hand = inv.on_hand(&store, &product).await?;
-    Ok(ok(&json!({"store_id": store, "product_id": product, "on_hand": on_hand})))
+    Ok(ok(
+        &json!({"store_id": store, "product_id": product, "on_hand": on_hand}),
+    ))
 }
 
 pub(super) async fn list_movements(

@@ -17,28 +17,49 @@ async fn creating_a_product_returns_201_with_location_and_it_is_listed() {
     let (status, created) = body(r).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created, json!({"id": "p-1", "name": "Pen", "unit": "pcs"}));
-    assert_eq!(app.get("/products/p-1").await, (StatusCode::OK, created.clone()));
-    assert_eq!(app.get("/products").await, (StatusCode::OK, json!([created])));
+    assert_eq!(
+        app.get("/products/p-1").await,
+        (StatusCode::OK, created.clone())
+    );
+    assert_eq!(
+        app.get("/products").await,
+        (StatusCode::OK, json!([created]))
+    );
 }
 
 #[tokio::test]
 async fn a_duplicate_product_id_is_409() {
     let app = spawn_app().await;
     app.product("p").await;
-    let (s, b) = app.post("/products", json!({"id": "p", "name": "Other", "unit": "kg"})).await;
+    let (s, b) = app
+        .post(
+            "/products",
+            json!({"id": "p", "name": "Other", "unit": "kg"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(b["error"]["code"], "product_already_exists");
-    assert_eq!(app.get("/products/p").await.1["name"], "p", "the original is unchanged");
+    assert_eq!(
+        app.get("/products/p").await.1["name"],
+        "p",
+        "the original is unchanged"
+    );
 }
 
 #[tokio::test]
 async fn invalid_product_fields_are_all_listed_in_a_422() {
     let app = spawn_app().await;
-    let (s, b) = app.post("/products", json!({"id": "bad id", "unit": 5})).await;
+    let (s, b) = app
+        .post("/products", json!({"id": "bad id", "unit": 5}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "validation_failed");
     assert_eq!(fields(&b), ["id", "name", "unit"]);
-    assert_eq!(app.get("/products").await.1, json!([]), "nothing was created");
+    assert_eq!(
+        app.get("/products").await.1,
+        json!([]),
+        "nothing was created"
+    );
 }
 
 #[tokio::test]
@@ -47,23 +68,40 @@ async fn malformed_json_is_400_and_oversized_bodies_are_413() {
     let (s, b) = app.post_raw("/products", "{\"id\": ").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(b["error"]["code"], "malformed_json");
-    let big = format!(r#"{{"id":"p","name":"{}","unit":"pcs"}}"#, "x".repeat(70 * 1024));
+    let big = format!(
+        r#"{{"id":"p","name":"{}","unit":"pcs"}}"#,
+        "x".repeat(70 * 1024)
+    );
     let (s, b) = app.post_raw("/products", big).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(b["error"]["code"], "payload_too_large");
     let (s, _) = app.post_raw("/stores", "[1,2]").await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "JSON that is not an object has no valid fields");
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "JSON that is not an object has no valid fields"
+    );
 }
 
 #[tokio::test]
 async fn unknown_ids_and_routes_are_404_and_wrong_methods_405_all_in_json() {
     let app = spawn_app().await;
-    for path in ["/products/nope", "/products/bad%20id", "/stores/nope", "/nothing/here"] {
+    for path in [
+        "/products/nope",
+        "/products/bad%20id",
+        "/stores/nope",
+        "/nothing/here",
+    ] {
         let (s, b) = app.get(path).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(b["error"]["code"], "not_found", "{path}");
     }
-    let r = app.client.delete(format!("{}/products", app.base)).send().await.unwrap();
+    let r = app
+        .client
+        .delete(format!("{}/products", app.base))
+        .send()
+        .await
+        .unwrap();
     let (s, b) = body(r).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(b["error"]["code"], "method_not_allowed");
@@ -77,10 +115,16 @@ async fn store_main_exists_at_start_and_stores_have_optional_capacity() {
     assert_eq!(stores[0]["id"], "main");
     assert_eq!(stores[0]["capacity"], json!(null));
     let (s, b) = app
-        .post("/stores", json!({"id": "north", "name": "North", "manager": "Ann", "capacity": 100}))
+        .post(
+            "/stores",
+            json!({"id": "north", "name": "North", "manager": "Ann", "capacity": 100}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    assert_eq!(b, json!({"id": "north", "name": "North", "manager": "Ann", "capacity": 100}));
+    assert_eq!(
+        b,
+        json!({"id": "north", "name": "North", "manager": "Ann", "capacity": 100})
+    );
     assert_eq!(app.get("/stores/north").await, (StatusCode::OK, b));
     assert_eq!(app.get("/stores").await.1.as_array().unwrap().len(), 2);
 }
@@ -89,11 +133,19 @@ async fn store_main_exists_at_start_and_stores_have_optional_capacity() {
 async fn store_validation_and_duplicates() {
     let app = spawn_app().await;
     let (s, b) = app
-        .post("/stores", json!({"id": "s", "name": "", "manager": "Ann", "capacity": 0}))
+        .post(
+            "/stores",
+            json!({"id": "s", "name": "", "manager": "Ann", "capacity": 0}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&b), ["name", "capacity"]);
-    let (s, b) = app.post("/stores", json!({"id": "main", "name": "M", "manager": "Ann"})).await;
+    let (s, b) = app
+        .post(
+            "/stores",
+            json!({"id": "main", "name": "M", "manager": "Ann"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(b["error"]["code"], "store_already_exists");
 }
@@ -105,7 +157,12 @@ async fn lists_page_when_asked_and_reject_bad_paging() {
         app.product(&format!("p{i}")).await;
     }
     let (_, page) = app.get("/products?page=2&page_size=2").await;
-    let ids: Vec<_> = page.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: Vec<_> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["p2", "p3"]);
     for q in ["page=0", "page_size=501", "page_size=x", "order=sideways"] {
         let (s, b) = app.get(&format!("/products?{q}")).await;
@@ -114,7 +171,12 @@ async fn lists_page_when_asked_and_reject_bad_paging() {
     }
 }
 
-async fn post_keyed(app: &crate::helpers::TestApp, path: &str, key: &str, json: serde_json::Value) -> reqwest::Response {
+async fn post_keyed(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    key: &str,
+    json: serde_json::Value,
+) -> reqwest::Response {
     app.client
         .post(format!("{}{path}", app.base))
         .header("Idempotency-Key", key)
@@ -132,21 +194,47 @@ async fn an_idempotency_key_replays_the_first_answer_and_creates_once() {
     assert_eq!(first.status(), StatusCode::CREATED);
     let first_body = first.text().await.unwrap();
     // Same JSON, different key order and spacing: the same request.
-    let again = post_keyed(&app, "/products", "key-1", json!({"unit": "pcs", "name": "K", "id": "k"})).await;
-    assert_eq!(again.status(), StatusCode::CREATED, "replayed, not a 409 duplicate");
+    let again = post_keyed(
+        &app,
+        "/products",
+        "key-1",
+        json!({"unit": "pcs", "name": "K", "id": "k"}),
+    )
+    .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::CREATED,
+        "replayed, not a 409 duplicate"
+    );
     assert_eq!(again.headers()["location"], "/products/k");
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.text().await.unwrap(), first_body);
     assert_eq!(app.get("/products").await.1.as_array().unwrap().len(), 1);
 
-    let other = post_keyed(&app, "/products", "key-1", json!({"id": "k2", "name": "K", "unit": "pcs"})).await;
+    let other = post_keyed(
+        &app,
+        "/products",
+        "key-1",
+        json!({"id": "k2", "name": "K", "unit": "pcs"}),
+    )
+    .await;
     let (s, b) = body(other).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(b["error"]["code"], "idempotency_key_reused");
     assert_eq!(app.get("/products/k2").await.0, StatusCode::NOT_FOUND);
 
-    let scoped = post_keyed(&app, "/stores", "key-1", json!({"id": "s", "name": "S", "manager": "M"})).await;
-    assert_eq!(scoped.status(), StatusCode::CREATED, "keys are scoped by route");
+    let scoped = post_keyed(
+        &app,
+        "/stores",
+        "key-1",
+        json!({"id": "s", "name": "S", "manager": "M"}),
+    )
+    .await;
+    assert_eq!(
+        scoped.status(),
+        StatusCode::CREATED,
+        "keys are scoped by route"
+    );
 }
 
 #[tokio::test]
@@ -174,10 +262,15 @@ async fn final_client_errors_are_remembered_too() {
 async fn concurrent_retries_with_one_key_create_once() {
     let app = spawn_app().await;
     let p = json!({"id": "race", "name": "R", "unit": "pcs"});
-    let attempts = futures::future::join_all((0..12).map(|_| post_keyed(&app, "/products", "race-key", p.clone()))).await;
+    let attempts = futures::future::join_all(
+        (0..12).map(|_| post_keyed(&app, "/products", "race-key", p.clone())),
+    )
+    .await;
     let statuses: Vec<_> = attempts.iter().map(|r| r.status()).collect();
     assert!(
-        statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
         "{statuses:?}"
     );
     for r in attempts {

@@ -12,20 +12,35 @@ async fn get_product_and_stock_answer_from_real_data() {
     app.product("a").await;
     let mut c = InventoryClient::connect(app.grpc.clone()).await.unwrap();
     let p = c
-        .get_product(GetProductRequest { product_id: "a".into() })
+        .get_product(GetProductRequest {
+            product_id: "a".into(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!((p.id.as_str(), p.unit.as_str()), ("a", "pcs"));
-    let missing = c.get_product(GetProductRequest { product_id: "zz".into() }).await.unwrap_err();
+    let missing = c
+        .get_product(GetProductRequest {
+            product_id: "zz".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
-    let bad = c.get_product(GetProductRequest { product_id: "a b".into() }).await.unwrap_err();
+    let bad = c
+        .get_product(GetProductRequest {
+            product_id: "a b".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
 
     app.publish(&purchase("main", vec![line("a", 7)])).await;
     app.wait_on_hand("main", "a", 7).await;
     let s = c
-        .get_stock(GetStockRequest { store_id: "main".into(), product_id: "a".into() })
+        .get_stock(GetStockRequest {
+            store_id: "main".into(),
+            product_id: "a".into(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -38,17 +53,22 @@ async fn count_total_items_and_check_purchase_use_real_stock_and_capacity() {
     app.product("a").await;
     app.product("b").await;
     app.store("small", Some(10)).await;
-    app.publish(&purchase("small", vec![line("a", 6), line("b", 2)])).await;
+    app.publish(&purchase("small", vec![line("a", 6), line("b", 2)]))
+        .await;
     app.wait_on_hand("small", "b", 2).await;
     let mut c = InventoryClient::connect(app.grpc.clone()).await.unwrap();
     let t = c
-        .count_total_items(CountTotalItemsRequest { store_id: "small".into() })
+        .count_total_items(CountTotalItemsRequest {
+            store_id: "small".into(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!((t.total_units, t.capacity), (8, Some(10)));
     let unknown = c
-        .count_total_items(CountTotalItemsRequest { store_id: "nope".into() })
+        .count_total_items(CountTotalItemsRequest {
+            store_id: "nope".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -57,12 +77,23 @@ async fn count_total_items_and_check_purchase_use_real_stock_and_capacity() {
         store_id: store.into(),
         lines: lines
             .iter()
-            .map(|(p, q)| PurchaseLine { product_id: (*p).into(), quantity: *q })
+            .map(|(p, q)| PurchaseLine {
+                product_id: (*p).into(),
+                quantity: *q,
+            })
             .collect(),
     };
-    let fits = c.check_purchase(check("small", &[("a", 2)])).await.unwrap().into_inner();
+    let fits = c
+        .check_purchase(check("small", &[("a", 2)]))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(fits.store_known && fits.capacity_ok && fits.unknown_products.is_empty());
-    let over = c.check_purchase(check("small", &[("a", 3)])).await.unwrap().into_inner();
+    let over = c
+        .check_purchase(check("small", &[("a", 3)]))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!over.capacity_ok);
     assert_eq!(over.total_units, 8);
     let ghosts = c
@@ -72,8 +103,15 @@ async fn count_total_items_and_check_purchase_use_real_stock_and_capacity() {
         .into_inner();
     assert_eq!(ghosts.unknown_products, ["x", "y"]);
     assert!(ghosts.capacity_ok, "main has no capacity limit");
-    let nowhere = c.check_purchase(check("nowhere", &[("a", 1)])).await.unwrap().into_inner();
+    let nowhere = c
+        .check_purchase(check("nowhere", &[("a", 1)]))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!nowhere.store_known);
-    let zero = c.check_purchase(check("main", &[("a", 0)])).await.unwrap_err();
+    let zero = c
+        .check_purchase(check("main", &[("a", 0)]))
+        .await
+        .unwrap_err();
     assert_eq!(zero.code(), Code::InvalidArgument);
 }

@@ -2,8 +2,8 @@ use std::{sync::Arc, time::Duration};
 
 use erp_bus::{EventBus, OutgoingMessage, memory::MemoryBus};
 use erp_core::{
-    EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity, RawEnvelope,
-    SaleCompleted, SaleId, StoreId, Timestamp,
+    EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity,
+    RawEnvelope, SaleCompleted, SaleId, StoreId, Timestamp,
 };
 use inventory_svc::{config::Config, startup::Application};
 use reqwest::StatusCode;
@@ -36,16 +36,34 @@ pub async fn spawn_app() -> TestApp {
 pub async fn body(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        body(self.client.get(format!("{}{path}", self.base)).send().await.unwrap()).await
+        body(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, json: Value) -> (StatusCode, Value) {
-        body(self.client.post(format!("{}{path}", self.base)).json(&json).send().await.unwrap()).await
+        body(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .json(&json)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post_raw(&self, path: &str, raw: impl Into<reqwest::Body>) -> (StatusCode, Value) {
@@ -61,19 +79,27 @@ impl TestApp {
     }
 
     pub async fn product(&self, id: &str) {
-        let (s, b) = self.post("/products", json!({"id": id, "name": id, "unit": "pcs"})).await;
+        let (s, b) = self
+            .post("/products", json!({"id": id, "name": id, "unit": "pcs"}))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
 
     pub async fn store(&self, id: &str, capacity: Option<i64>) {
         let (s, b) = self
-            .post("/stores", json!({"id": id, "name": id, "manager": "Ann", "capacity": capacity}))
+            .post(
+                "/stores",
+                json!({"id": id, "name": id, "manager": "Ann", "capacity": capacity}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
 
     pub async fn publish(&self, envelope: &RawEnvelope) {
-        self.bus.publish(OutgoingMessage::from_envelope(envelope)).await.unwrap();
+        self.bus
+            .publish(OutgoingMessage::from_envelope(envelope))
+            .await
+            .unwrap();
     }
 
     pub async fn publish_bytes(&self, routing_key: &str, body: &'static [u8]) {
@@ -102,7 +128,10 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{store}/{product} never reached {want}, is {}", self.on_hand(store, product).await);
+        panic!(
+            "{store}/{product} never reached {want}, is {}",
+            self.on_hand(store, product).await
+        );
     }
 
     /// Waits for `n` dead letters of inventory.stock and returns their reasons.

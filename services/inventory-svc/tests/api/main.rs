@@ -1,7 +1,7 @@
 //! Inventory's API, hosted in-process on port 0 with in-memory adapters,
 //! driven over HTTP, gRPC and the in-memory bus.
 
-mod helpers;
 mod catalog;
-mod stock;
 mod grpc;
+mod helpers;
+mod stock;

@@ -7,7 +7,11 @@ use crate::helpers::{line, purchase, sale, spawn_app};
 async fn purchases_add_and_sales_remove_stock_with_a_ledger() {
     let app = spawn_app().await;
     app.product("a").await;
-    assert_eq!(app.on_hand("main", "a").await, 0, "known product, no movement → 0");
+    assert_eq!(
+        app.on_hand("main", "a").await,
+        0,
+        "known product, no movement → 0"
+    );
     let bought = purchase("main", vec![line("a", 10)]);
     app.publish(&bought).await;
     app.wait_on_hand("main", "a", 10).await;
@@ -47,7 +51,15 @@ async fn a_redelivered_event_moves_stock_once() {
     app.wait_on_hand("main", "a", 4).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(app.on_hand("main", "a").await, 4);
-    assert_eq!(app.get("/stock/main/a/movements").await.1.as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.get("/stock/main/a/movements")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -65,7 +77,8 @@ async fn undeliverable_events_are_dead_lettered_and_change_nothing() {
     let app = spawn_app().await;
     app.product("a").await;
     // One known and one unknown product: all lines or none.
-    app.publish(&purchase("main", vec![line("a", 5), line("ghost", 1)])).await;
+    app.publish(&purchase("main", vec![line("a", 5), line("ghost", 1)]))
+        .await;
     app.publish(&purchase("nowhere", vec![line("a", 5)])).await;
     let mut v2 = purchase("main", vec![line("a", 5)]);
     v2.version = 2;
@@ -75,10 +88,19 @@ async fn undeliverable_events_are_dead_lettered_and_change_nothing() {
     reasons.sort();
     assert_eq!(
         reasons,
-        ["malformed_message", "unknown_product", "unknown_store", "unsupported_version"]
+        [
+            "malformed_message",
+            "unknown_product",
+            "unknown_store",
+            "unsupported_version"
+        ]
     );
     assert_eq!(app.on_hand("main", "a").await, 0);
-    assert_eq!(app.get("/health/ready").await.0, StatusCode::OK, "still ready");
+    assert_eq!(
+        app.get("/health/ready").await.0,
+        StatusCode::OK,
+        "still ready"
+    );
     // And the consumer still works.
     app.publish(&purchase("main", vec![line("a", 1)])).await;
     app.wait_on_hand("main", "a", 1).await;
@@ -88,7 +110,12 @@ async fn undeliverable_events_are_dead_lettered_and_change_nothing() {
 async fn stock_urls_with_unknown_ids_are_404_and_bad_filters_400() {
     let app = spawn_app().await;
     app.product("a").await;
-    for path in ["/stock/main/nope", "/stock/nope/a", "/stock/main/nope/movements", "/stock/nope/a/movements"] {
+    for path in [
+        "/stock/main/nope",
+        "/stock/nope/a",
+        "/stock/main/nope/movements",
+        "/stock/nope/a/movements",
+    ] {
         let (s, b) = app.get(path).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(b["error"]["code"], "not_found");
@@ -106,12 +133,24 @@ async fn stock_lists_filter_by_store_and_product() {
     app.product("a").await;
     app.product("b").await;
     app.store("north", None).await;
-    app.publish(&purchase("main", vec![line("a", 1), line("b", 2)])).await;
+    app.publish(&purchase("main", vec![line("a", 1), line("b", 2)]))
+        .await;
     app.publish(&purchase("north", vec![line("a", 3)])).await;
     app.wait_on_hand("north", "a", 3).await;
     app.wait_on_hand("main", "b", 2).await;
     assert_eq!(app.get("/stock").await.1.as_array().unwrap().len(), 3);
-    assert_eq!(app.get("/stock?store_id=main").await.1.as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.get("/stock?store_id=main")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let (_, rows) = app.get("/stock?store_id=north&product_id=a").await;
-    assert_eq!(rows, json!([{"store_id": "north", "product_id": "a", "on_hand": 3, "oversold": false, "updated_at": rows[0]["updated_at"]}]));
+    assert_eq!(
+        rows,
+        json!([{"store_id": "north", "product_id": "a", "on_hand": 3, "oversold": false, "updated_at": rows[0]["updated_at"]}])
+    );
 }
