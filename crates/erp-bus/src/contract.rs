@@ -85,8 +85,9 @@ fn message(key: &str, body: &str) -> OutgoingMessage {
     }
 }
 
-/// Runs every check of the bus contract.
-pub async fn bus<B: EventBus + ?Sized>(bus: &B) {
+/// Runs every check of the bus contract; returns the names of the queues it
+/// declared, so a test against a shared broker can delete them afterwards.
+pub async fn bus<B: EventBus + ?Sized>(bus: &B) -> Vec<String> {
     let run = format!("contract.{}", EventId::new().as_uuid().simple());
     unroutable_publish_is_an_error(bus, &run).await;
     delivers_once_with_id_and_headers(bus, &run).await;
@@ -95,6 +96,10 @@ pub async fn bus<B: EventBus + ?Sized>(bus: &B) {
     dead_letters_at_once_when_asked(bus, &run).await;
     survives_a_panicking_handler(bus, &run).await;
     competing_consumers_share_a_queue(bus, &run).await;
+    ["once", "retry", "poison", "malformed", "panic", "compete"]
+        .iter()
+        .map(|q| format!("{run}.q-{q}"))
+        .collect()
 }
 
 async fn unroutable_publish_is_an_error<B: EventBus + ?Sized>(bus: &B, run: &str) {

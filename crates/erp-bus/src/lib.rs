@@ -13,9 +13,12 @@
 //! - [`relay::OutboxRelay`]: moves events from a service's outbox
 //!   ([`erp_store::Outbox`]) to its projections and to the bus, then marks them
 //!   sent. Services never publish inline after a write.
+//! - `rabbitmq::RabbitBus` (feature `rabbitmq`): the same port on RabbitMQ.
 //! - [`contract`]: the suite every adapter must pass.
 //!
-//! Feature flags: none yet; the RabbitMQ adapter will come behind `rabbitmq`.
+//! | feature | adds |
+//! |---|---|
+//! | `rabbitmq` | [`rabbitmq::RabbitBus`], the lapin adapter (quorum queues, confirms, retries via a TTL queue, dead-letter queue, reconnection) |
 //!
 //! Start with [`memory::MemoryBus`] and the example `examples/bus.rs`.
 
@@ -24,6 +27,8 @@ mod error;
 pub mod memory;
 mod message;
 mod port;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 pub mod relay;
 mod topic;
 

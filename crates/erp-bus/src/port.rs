@@ -112,6 +112,17 @@ pub trait EventBus: Send + Sync + 'static {
     /// [`BusError::Unroutable`] when no queue is bound to its routing key.
     async fn publish(&self, message: OutgoingMessage) -> Result<(), BusError>;
 
+    /// Publishes several messages; one result per message, in order.
+    /// Adapters pipeline the confirmations, so a batch costs about one round
+    /// trip instead of one per message. The default publishes one by one.
+    async fn publish_batch(&self, messages: Vec<OutgoingMessage>) -> Vec<Result<(), BusError>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for m in messages {
+            results.push(self.publish(m).await);
+        }
+        results
+    }
+
     /// Declares the queue and its bindings (idempotently) and starts
     /// consumers that pass each delivery to `handler`.
     async fn subscribe(

@@ -129,15 +129,34 @@ impl OutboxRelay {
     }
 
     /// One pass over up to one batch of pending records; returns how many
-    /// were marked sent.
+    /// were marked sent. Records are projected in order, then published as
+    /// one pipelined batch; a record is marked sent only if it and every
+    /// record before it made it, so the outbox order is kept on failure.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let records = self.outbox.pending(self.batch).await?;
-        let mut done = Vec::with_capacity(records.len());
+        let mut projected = 0;
         let mut failure = None;
         for record in &records {
-            if let Err(e) = self.hand_on(record).await {
+            if let Err(e) = self.project(record).await {
                 failure = Some(e);
                 break;
+            }
+            projected += 1;
+        }
+        let records = &records[..projected];
+        let to_publish: Vec<_> = records
+            .iter()
+            .filter(|r| r.publish)
+            .map(|r| OutgoingMessage::from_envelope(&r.envelope))
+            .collect();
+        let mut results = self.bus.publish_batch(to_publish).await.into_iter();
+        let mut done = Vec::with_capacity(records.len());
+        for record in records {
+            if record.publish {
+                if let Some(Err(e)) = results.next() {
+                    failure = Some(RelayError::Bus(e));
+                    break;
+                }
             }
             done.push(record.id());
         }
@@ -150,23 +169,18 @@ impl OutboxRelay {
         }
     }
 
-    async fn hand_on(&self, record: &erp_store::OutboxRecord) -> Result<(), RelayError> {
+    async fn project(&self, record: &erp_store::OutboxRecord) -> Result<(), RelayError> {
         let envelope = &record.envelope;
         match self.projections.project(envelope).await {
-            Ok(()) => {}
+            Ok(()) => Ok(()),
             // An event its own service cannot read will never become
             // readable: log it loudly and let it through to the bus.
             Err((name, ProjectionError::Decode(e))) => {
                 tracing::error!(projection = name, event_id = %envelope.id, error = %e, "cannot project event");
+                Ok(())
             }
-            Err((name, source)) => return Err(RelayError::Projection { name, source }),
+            Err((name, source)) => Err(RelayError::Projection { name, source }),
         }
-        if record.publish {
-            self.bus
-                .publish(OutgoingMessage::from_envelope(envelope))
-                .await?;
-        }
-        Ok(())
     }
 
     /// Runs until `cancel` fires: drains the outbox whenever triggered or
