@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone. Idempotent: safe to run again.
 #
-# Provisioning: the suite currently needs no external server (the embedded
-# default runs on in-memory adapters). The RabbitMQ and MongoDB adapters add
-# their provisioning steps here when they land, and their tests then fail,
-# never skip, when the servers cannot be reached.
+# Provisioning: a real RabbitMQ (Debian package, installed and started when
+# missing). The adapter tests run with --all-features and fail, never skip,
+# when the broker cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+scripts/rabbitmq.sh
 
 # Two cores: keep one build job per core and one target dir for the workspace.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

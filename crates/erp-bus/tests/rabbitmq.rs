@@ -7,7 +7,8 @@ use std::time::Duration;
 use erp_bus::rabbitmq::{RabbitBus, RabbitConfig};
 
 pub fn amqp_url() -> String {
-    std::env::var("ERP_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("ERP_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 pub async fn connect() -> RabbitBus {

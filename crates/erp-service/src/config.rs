@@ -96,10 +96,27 @@ impl CommonArgs {
     pub async fn connect_bus(&self) -> anyhow::Result<Arc<dyn EventBus>> {
         match self.bus {
             BusKind::Memory => Ok(Arc::new(MemoryBus::new())),
-            BusKind::Rabbitmq => bail!(
-                "the RabbitMQ bus adapter is not built yet; start with --bus memory (or ERP_BUS=memory)"
-            ),
+            BusKind::Rabbitmq => self.connect_rabbitmq().await,
         }
+    }
+
+    #[cfg(feature = "rabbitmq")]
+    async fn connect_rabbitmq(&self) -> anyhow::Result<Arc<dyn EventBus>> {
+        use erp_bus::rabbitmq::{RabbitBus, RabbitConfig};
+        let bus = RabbitBus::start(RabbitConfig::new(self.amqp_url.clone()));
+        // Start anyway when the broker is down: the bus keeps reconnecting
+        // and readiness reports it meanwhile.
+        if !bus.wait_connected(std::time::Duration::from_secs(5)).await {
+            tracing::warn!(
+                "RabbitMQ is not reachable yet; continuing and reconnecting in the background"
+            );
+        }
+        Ok(Arc::new(bus))
+    }
+
+    #[cfg(not(feature = "rabbitmq"))]
+    async fn connect_rabbitmq(&self) -> anyhow::Result<Arc<dyn EventBus>> {
+        bail!("this build has no RabbitMQ adapter (feature `rabbitmq`); start with --bus memory")
     }
 
     /// Fails unless `--store` names an adapter this build has.

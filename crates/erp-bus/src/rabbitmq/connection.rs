@@ -28,7 +28,9 @@ pub(super) struct Live {
 
 impl std::fmt::Debug for Live {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Live").field("connected", &self.is_connected()).finish()
+        f.debug_struct("Live")
+            .field("connected", &self.is_connected())
+            .finish()
     }
 }
 
@@ -72,12 +74,24 @@ async fn open(config: &RabbitConfig) -> Result<Live, lapin::Error> {
         ..ExchangeDeclareOptions::default()
     };
     publisher
-        .exchange_declare(&config.exchange, ExchangeKind::Topic, durable, FieldTable::default())
+        .exchange_declare(
+            &config.exchange,
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
         .await?;
     publisher
-        .exchange_declare(&config.dead_letter_exchange, ExchangeKind::Direct, durable, FieldTable::default())
+        .exchange_declare(
+            &config.dead_letter_exchange,
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
         .await?;
-    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     Ok(Live {
         connection: Arc::new(connection),
         publisher,

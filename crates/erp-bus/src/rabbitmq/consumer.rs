@@ -7,8 +7,8 @@ use futures::{FutureExt, StreamExt, future::ready};
 use lapin::{
     BasicProperties, Channel,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-        QueueBindOptions, QueueDeclareOptions,
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
     },
     types::{AMQPValue, FieldTable, LongString},
 };
@@ -18,7 +18,11 @@ use tokio_util::sync::CancellationToken;
 use super::{RabbitBus, RabbitConfig, connection::Live, fields, settle};
 use crate::{BusError, Delivery, Disposition, MessageHandler, Subscription, SubscriptionHandle};
 
-pub(super) fn spawn(bus: RabbitBus, sub: Subscription, handler: Arc<dyn MessageHandler>) -> SubscriptionHandle {
+pub(super) fn spawn(
+    bus: RabbitBus,
+    sub: Subscription,
+    handler: Arc<dyn MessageHandler>,
+) -> SubscriptionHandle {
     let cancel = CancellationToken::new();
     let (attached_tx, attached_rx) = watch::channel(false);
     let task = tokio::spawn(run(bus, sub, handler, attached_tx, cancel.clone()));
@@ -81,7 +85,11 @@ fn text(s: &str) -> AMQPValue {
 }
 
 /// Declares the subscription's queues and bindings; idempotent.
-pub(super) async fn declare(channel: &Channel, config: &RabbitConfig, sub: &Subscription) -> Result<(), lapin::Error> {
+pub(super) async fn declare(
+    channel: &Channel,
+    config: &RabbitConfig,
+    sub: &Subscription,
+) -> Result<(), lapin::Error> {
     let durable = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
@@ -89,24 +97,46 @@ pub(super) async fn declare(channel: &Channel, config: &RabbitConfig, sub: &Subs
     let queue = sub.queue.as_str();
     let mut main = FieldTable::default();
     main.insert("x-queue-type".into(), text("quorum"));
-    main.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(config.delivery_limit));
-    main.insert("x-dead-letter-exchange".into(), text(&config.dead_letter_exchange));
+    main.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(config.delivery_limit),
+    );
+    main.insert(
+        "x-dead-letter-exchange".into(),
+        text(&config.dead_letter_exchange),
+    );
     main.insert("x-dead-letter-routing-key".into(), text(queue));
     channel.queue_declare(queue, durable, main).await?;
     for key in &sub.routing_keys {
         channel
-            .queue_bind(queue, &config.exchange, key, QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                queue,
+                &config.exchange,
+                key,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
     }
     // Expired retries dead-letter through the default exchange back into the queue.
     let mut retry = FieldTable::default();
     retry.insert("x-dead-letter-exchange".into(), text(""));
     retry.insert("x-dead-letter-routing-key".into(), text(queue));
-    channel.queue_declare(&format!("{queue}.retry"), durable, retry).await?;
-    let dlq = sub.dead_letter_queue();
-    channel.queue_declare(&dlq, durable, FieldTable::default()).await?;
     channel
-        .queue_bind(&dlq, &config.dead_letter_exchange, queue, QueueBindOptions::default(), FieldTable::default())
+        .queue_declare(&format!("{queue}.retry"), durable, retry)
+        .await?;
+    let dlq = sub.dead_letter_queue();
+    channel
+        .queue_declare(&dlq, durable, FieldTable::default())
+        .await?;
+    channel
+        .queue_bind(
+            &dlq,
+            &config.dead_letter_exchange,
+            queue,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     Ok(())
 }
@@ -117,11 +147,18 @@ async fn attach(
     sub: &Subscription,
 ) -> Result<(Channel, lapin::Consumer), lapin::Error> {
     let channel = live.connection.create_channel().await?;
-    channel.basic_qos(sub.prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(sub.prefetch, BasicQosOptions::default())
+        .await?;
     declare(&channel, config, sub).await?;
     let tag = format!("{}-{}", sub.queue, erp_core::EventId::new());
     let consumer = channel
-        .basic_consume(&sub.queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            &sub.queue,
+            &tag,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await?;
     Ok((channel, consumer))
 }
@@ -144,13 +181,23 @@ async fn process(
         Disposition::Retry { after, reason } if delivery.attempt < sub.max_attempts => {
             tracing::debug!(queue = %sub.queue, attempt = delivery.attempt, %reason, "retrying");
             let extra = [(fields::ATTEMPT, (delivery.attempt + 1).to_string())];
-            forward(live, "", &format!("{}.retry", sub.queue), &delivery, &extra, Some(after)).await
+            forward(
+                live,
+                "",
+                &format!("{}.retry", sub.queue),
+                &delivery,
+                &extra,
+                Some(after),
+            )
+            .await
         }
         Disposition::Retry { reason, .. } => {
             let reason = format!("gave up after {} attempts: {reason}", delivery.attempt);
             dead_letter(live, config, sub, &delivery, &reason).await
         }
-        Disposition::DeadLetter { reason } => dead_letter(live, config, sub, &delivery, &reason).await,
+        Disposition::DeadLetter { reason } => {
+            dead_letter(live, config, sub, &delivery, &reason).await
+        }
     };
     let settled = match forwarded {
         // The copy is safely stored (confirmed) before the original goes.
@@ -183,7 +230,15 @@ async fn dead_letter(
         (fields::REASON, reason.to_owned()),
         (fields::ATTEMPTS, delivery.attempt.to_string()),
     ];
-    forward(live, &config.dead_letter_exchange, &sub.queue, delivery, &extra, None).await
+    forward(
+        live,
+        &config.dead_letter_exchange,
+        &sub.queue,
+        delivery,
+        &extra,
+        None,
+    )
+    .await
 }
 
 /// Publishes a confirmed copy of `delivery` with extra headers.

@@ -22,7 +22,10 @@ const DELIVERY_COUNT: &str = "x-delivery-count";
 pub(super) fn table(headers: &Headers) -> FieldTable {
     let mut t = FieldTable::default();
     for (k, v) in headers {
-        t.insert(ShortString::from(k.as_str()), AMQPValue::LongString(LongString::from(v.as_str())));
+        t.insert(
+            ShortString::from(k.as_str()),
+            AMQPValue::LongString(LongString::from(v.as_str())),
+        );
     }
     t
 }
@@ -58,8 +61,14 @@ pub(super) fn headers(properties: &BasicProperties) -> Headers {
 /// The port's view of an AMQP delivery.
 pub(super) fn delivery(d: &lapin::message::Delivery) -> Delivery {
     let mut headers = headers(&d.properties);
-    let attempt_header: u32 = headers.get(ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(1);
-    let redeliveries: u32 = headers.get(DELIVERY_COUNT).and_then(|a| a.parse().ok()).unwrap_or(0);
+    let attempt_header: u32 = headers
+        .get(ATTEMPT)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
+    let redeliveries: u32 = headers
+        .get(DELIVERY_COUNT)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
     let routing_key = headers
         .remove(ORIGINAL_KEY)
         .unwrap_or_else(|| d.routing_key.to_string());

@@ -121,7 +121,10 @@ impl RabbitBus {
             live,
             cancel: CancellationToken::new(),
         });
-        tokio::spawn(connection::supervise(Arc::downgrade(&shared), shared.cancel.clone()));
+        tokio::spawn(connection::supervise(
+            Arc::downgrade(&shared),
+            shared.cancel.clone(),
+        ));
         Self { shared }
     }
 
@@ -151,8 +154,16 @@ impl RabbitBus {
     /// operators; services never delete queues.
     pub async fn delete_queue(&self, queue: &str) -> Result<(), BusError> {
         let live = self.live()?;
-        let channel = live.connection.create_channel().await.map_err(unavailable)?;
-        for name in [queue.to_owned(), format!("{queue}.retry"), format!("{queue}.dlq")] {
+        let channel = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
+        for name in [
+            queue.to_owned(),
+            format!("{queue}.retry"),
+            format!("{queue}.dlq"),
+        ] {
             channel
                 .queue_delete(&name, QueueDeleteOptions::default())
                 .await
@@ -162,7 +173,12 @@ impl RabbitBus {
         Ok(())
     }
 
-    async fn send(&self, live: &Live, exchange: &str, m: &OutgoingMessage) -> Result<PublisherConfirm, BusError> {
+    async fn send(
+        &self,
+        live: &Live,
+        exchange: &str,
+        m: &OutgoingMessage,
+    ) -> Result<PublisherConfirm, BusError> {
         let properties = BasicProperties::default()
             .with_message_id(m.message_id.as_str().into())
             .with_type(m.routing_key.as_str().into())
@@ -190,7 +206,10 @@ fn unavailable(e: lapin::Error) -> BusError {
 }
 
 /// Turns a broker confirmation into the port's result.
-fn settle(confirmation: Result<Confirmation, lapin::Error>, routing_key: &str) -> Result<(), BusError> {
+fn settle(
+    confirmation: Result<Confirmation, lapin::Error>,
+    routing_key: &str,
+) -> Result<(), BusError> {
     match confirmation.map_err(unavailable)? {
         Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(routing_key.to_owned())),
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
@@ -202,7 +221,9 @@ fn settle(confirmation: Result<Confirmation, lapin::Error>, routing_key: &str) -
 impl EventBus for RabbitBus {
     async fn publish(&self, message: OutgoingMessage) -> Result<(), BusError> {
         let live = self.live()?;
-        let confirm = self.send(&live, &self.shared.config.exchange, &message).await?;
+        let confirm = self
+            .send(&live, &self.shared.config.exchange, &message)
+            .await?;
         settle(confirm.await, &message.routing_key)
     }
 
@@ -236,7 +257,11 @@ impl EventBus for RabbitBus {
         // `subscribe` returns are routed; otherwise the consumer declares
         // everything when the connection comes (up).
         if let Ok(live) = self.live() {
-            let channel = live.connection.create_channel().await.map_err(unavailable)?;
+            let channel = live
+                .connection
+                .create_channel()
+                .await
+                .map_err(unavailable)?;
             consumer::declare(&channel, &self.shared.config, &subscription)
                 .await
                 .map_err(unavailable)?;
@@ -245,9 +270,17 @@ impl EventBus for RabbitBus {
         Ok(consumer::spawn(self.clone(), subscription, handler))
     }
 
-    async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<DeadLetter>, BusError> {
+    async fn take_dead_letters(
+        &self,
+        queue: &str,
+        max: usize,
+    ) -> Result<Vec<DeadLetter>, BusError> {
         let live = self.live()?;
-        let channel = live.connection.create_channel().await.map_err(unavailable)?;
+        let channel = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
         let dlq = format!("{queue}.dlq");
         let mut taken = Vec::new();
         while taken.len() < max {

@@ -1,0 +1,227 @@
+//! inventory-svc on a real RabbitMQ, driven only through AMQP and HTTP: the
+//! topology exists, a duplicate event moves stock once, a malformed message
+//! is dead-lettered while the service stays ready, and readiness follows the
+//! broker through `stop_app` / `start_app`. One test: it restarts the broker.
+#![cfg(feature = "rabbitmq")]
+
+use std::{process::Command, sync::Arc, time::Duration};
+
+use erp_bus::{
+    EventBus, OutgoingMessage,
+    rabbitmq::{RabbitBus, RabbitConfig},
+};
+use erp_core::{
+    EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity, StoreId,
+    Timestamp,
+};
+use inventory_svc::{config::Config, startup::Application};
+use serde_json::{Value, json};
+
+fn amqp_url() -> String {
+    std::env::var("ERP_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn rabbitmqctl(args: &[&str]) -> String {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn purchase(product: &str, quantity: i64) -> OutgoingMessage {
+    let env = EventEnvelope::new(
+        PurchaseCompleted {
+            purchase_id: PurchaseId::new(),
+            store_id: StoreId::main(),
+            purchased_at: Timestamp::now(),
+            lines: vec![EventLine {
+                product_id: ProductId::parse(product).unwrap(),
+                quantity: Quantity::new(quantity).unwrap(),
+                unit_price: Money::from_minor(1).unwrap(),
+            }],
+            supplier: None,
+        },
+        "test",
+        "corr",
+        "cause",
+    );
+    OutgoingMessage::from_envelope(&env.into_raw())
+}
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn wait_for(
+        &self,
+        what: &str,
+        secs: u64,
+        path: &str,
+        check: impl Fn(u16, &Value) -> bool,
+    ) {
+        for _ in 0..secs * 10 {
+            let (s, b) = self.get(path).await;
+            if check(s, &b) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "timed out waiting for {what}: last {:?}",
+            self.get(path).await
+        );
+    }
+}
+
+async fn publish_until_confirmed(bus: &RabbitBus, m: OutgoingMessage) {
+    for _ in 0..300 {
+        if bus.publish(m.clone()).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never confirmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
+    let client_bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
+    assert!(
+        client_bus.wait_connected(Duration::from_secs(15)).await,
+        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
+    );
+    let service_bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
+    assert!(service_bus.wait_connected(Duration::from_secs(15)).await);
+    let any = "127.0.0.1:0".parse().unwrap();
+    let app = Application::build(&Config::in_memory(any, any), Arc::new(service_bus))
+        .await
+        .unwrap();
+    let c = Client {
+        base: format!("http://{}", app.http_addr()),
+        http: reqwest::Client::new(),
+    };
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    // Leftovers of earlier runs must not confuse the dead-letter check.
+    client_bus
+        .take_dead_letters("inventory.stock", 10_000)
+        .await
+        .unwrap();
+
+    let queues = rabbitmqctl(&["list_queues", "-q", "name", "type"]);
+    for expected in [
+        "inventory.stock\tquorum",
+        "inventory.stock.dlq",
+        "inventory.stock.retry",
+    ] {
+        assert!(
+            queues.contains(expected),
+            "missing {expected} in:\n{queues}"
+        );
+    }
+    let bindings = rabbitmqctl(&[
+        "list_bindings",
+        "-q",
+        "source_name",
+        "destination_name",
+        "routing_key",
+    ]);
+    for expected in [
+        "erp.events\tinventory.stock\tpurchase.completed",
+        "erp.events\tinventory.stock\tsale.completed",
+        "erp.dlx\tinventory.stock.dlq\tinventory.stock",
+    ] {
+        assert!(
+            bindings.contains(expected),
+            "missing binding {expected} in:\n{bindings}"
+        );
+    }
+
+    let r = c
+        .http
+        .post(format!("{}/products", c.base))
+        .json(&json!({"id": "rmq-widget", "name": "W", "unit": "pcs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    // The same message id twice moves stock once.
+    let twice = purchase("rmq-widget", 3);
+    client_bus.publish(twice.clone()).await.unwrap();
+    client_bus.publish(twice).await.unwrap();
+    c.wait_for("stock 3", 10, "/stock/main/rmq-widget", |s, b| {
+        s == 200 && b["on_hand"] == 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.get("/stock/main/rmq-widget").await.1["on_hand"], 3);
+    assert_eq!(
+        c.get("/stock/main/rmq-widget/movements")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A malformed message goes to the DLQ; the service stays ready.
+    client_bus
+        .publish(OutgoingMessage {
+            message_id: "garbage-1".into(),
+            routing_key: "purchase.completed".into(),
+            headers: Default::default(),
+            body: b"{this is not json".to_vec().into(),
+        })
+        .await
+        .unwrap();
+    let mut dead = Vec::new();
+    for _ in 0..100 {
+        dead.extend(
+            client_bus
+                .take_dead_letters("inventory.stock", 10)
+                .await
+                .unwrap(),
+        );
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(dead.len(), 1, "one dead letter");
+    assert_eq!(dead[0].reason, "malformed_message");
+    assert_eq!(dead[0].delivery.message_id.as_deref(), Some("garbage-1"));
+    assert_eq!(c.get("/health/ready").await.0, 200);
+
+    // Readiness follows the broker, and events flow again afterwards.
+    rabbitmqctl(&["stop_app"]);
+    c.wait_for("readiness 503", 20, "/health/ready", |s, _| s == 503)
+        .await;
+    rabbitmqctl(&["start_app"]);
+    c.wait_for("readiness 200", 60, "/health/ready", |s, _| s == 200)
+        .await;
+    publish_until_confirmed(&client_bus, purchase("rmq-widget", 1)).await;
+    c.wait_for("stock 4", 20, "/stock/main/rmq-widget", |s, b| {
+        s == 200 && b["on_hand"] == 4
+    })
+    .await;
+}
