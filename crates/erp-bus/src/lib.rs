@@ -33,6 +33,9 @@ pub mod relay;
 mod topic;
 
 pub use error::BusError;
-pub use message::{DeadLetter, Delivery, Disposition, Headers, OutgoingMessage};
+pub use message::{
+    CORRELATION_HEADER, DeadLetter, Delivery, Disposition, Headers, OutgoingMessage,
+    TRACEPARENT_HEADER,
+};
 pub use port::{BusStatus, EventBus, MessageHandler, Subscription, SubscriptionHandle};
 pub use topic::topic_matches;

@@ -8,6 +8,24 @@ pub type Headers = BTreeMap<String, String>;
 
 /// Header carrying the correlation id across services.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
+/// W3C trace-context header.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
+/// A W3C `traceparent` for an event: the trace id is the correlation id
+/// when it is a UUID (request ids are), so every event of one request shares
+/// a trace; the span id comes from the event id.
+fn traceparent(envelope: &RawEnvelope) -> String {
+    let trace = uuid_hex(&envelope.correlation_id)
+        .unwrap_or_else(|| envelope.id.as_uuid().simple().to_string());
+    let span = &envelope.id.as_uuid().simple().to_string()[16..];
+    format!("00-{trace}-{span}-01")
+}
+
+fn uuid_hex(s: &str) -> Option<String> {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    (hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) && hex.chars().any(|c| c != '0'))
+        .then(|| hex.to_ascii_lowercase())
+}
 
 /// A message to publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +46,7 @@ impl OutgoingMessage {
     pub fn from_envelope(envelope: &RawEnvelope) -> Self {
         let mut headers = Headers::new();
         headers.insert(CORRELATION_HEADER.into(), envelope.correlation_id.clone());
+        headers.insert(TRACEPARENT_HEADER.into(), traceparent(envelope));
         Self {
             message_id: envelope.id.to_string(),
             routing_key: envelope.event_type.clone(),
@@ -99,4 +118,46 @@ pub struct DeadLetter {
     pub reason: String,
     /// How many times it was handled.
     pub attempts: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use erp_core::{EventEnvelope, EventId, Timestamp};
+
+    use super::*;
+
+    fn envelope(correlation_id: &str) -> RawEnvelope {
+        EventEnvelope {
+            id: EventId::new(),
+            event_type: "a.b".into(),
+            version: 1,
+            occurred_at: Timestamp::now(),
+            source: "t".into(),
+            correlation_id: correlation_id.into(),
+            causation_id: "c".into(),
+            data: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn event_messages_carry_id_type_correlation_and_traceparent() {
+        let env = envelope("0190f8a0-1234-7000-8000-00000000abcd");
+        let m = OutgoingMessage::from_envelope(&env);
+        assert_eq!(m.message_id, env.id.to_string());
+        assert_eq!(m.routing_key, "a.b");
+        assert_eq!(m.headers[CORRELATION_HEADER], env.correlation_id);
+        let tp = &m.headers[TRACEPARENT_HEADER];
+        assert!(
+            tp.starts_with("00-0190f8a012347000800000000000abcd-"),
+            "{tp}"
+        );
+        assert_eq!(tp.len(), 55);
+        assert!(tp.ends_with("-01"));
+        let other = OutgoingMessage::from_envelope(&envelope("not-a-uuid"));
+        assert_eq!(
+            other.headers[TRACEPARENT_HEADER].len(),
+            55,
+            "a valid traceparent anyway"
+        );
+    }
 }

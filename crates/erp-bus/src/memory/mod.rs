@@ -1,6 +1,17 @@
 //! An in-process bus with the semantics of the RabbitMQ topology: a topic
 //! exchange, durable-for-the-process queues with competing consumers,
 //! retries with a delay, an attempt limit and a dead-letter list per queue.
+//!
+//! For users' tests it also injects the faults a real broker causes,
+//! deterministically: [`Faults`] draws duplicates, redeliveries of acked
+//! messages, reordering delays and publisher nacks from a seeded generator,
+//! and [`MemoryBus::disconnect`] drops the "connection" (publishes fail,
+//! consumers detach, a message being handled comes back). Delays use tokio's
+//! clock, so under `tokio::time::pause()` a seed replays the same run.
+
+mod faults;
+
+pub use faults::Faults;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -19,9 +30,21 @@ use crate::{
 };
 
 /// The in-memory bus. Clones share the same exchange and queues.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MemoryBus {
     queues: Arc<Mutex<HashMap<String, Arc<Queue>>>>,
+    connected: Arc<watch::Sender<bool>>,
+    faults: Arc<Mutex<Option<faults::Injector>>>,
+}
+
+impl Default for MemoryBus {
+    fn default() -> Self {
+        Self {
+            queues: Arc::default(),
+            connected: Arc::new(watch::channel(true).0),
+            faults: Arc::default(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -45,6 +68,25 @@ impl MemoryBus {
     /// A bus with no queues.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A bus that injects `faults`, drawn from `faults.seed`.
+    pub fn with_faults(faults: Faults) -> Self {
+        let bus = Self::default();
+        *lock(&bus.faults) = Some(faults::Injector::new(faults));
+        bus
+    }
+
+    /// Drops the connection: publishes fail with
+    /// [`BusError::Unavailable`], consumers detach, and a message whose
+    /// handler is running loses its ack and is delivered again later.
+    pub fn disconnect(&self) {
+        self.connected.send_replace(false);
+    }
+
+    /// Restores the connection; consumers re-attach.
+    pub fn reconnect(&self) {
+        self.connected.send_replace(true);
     }
 
     fn declare(&self, subscription: &Subscription) -> Arc<Queue> {
@@ -75,6 +117,16 @@ impl MemoryBus {
 #[async_trait]
 impl EventBus for MemoryBus {
     async fn publish(&self, message: OutgoingMessage) -> Result<(), BusError> {
+        if !*self.connected.borrow() {
+            return Err(BusError::Unavailable("disconnected".into()));
+        }
+        let fate = lock(&self.faults)
+            .as_mut()
+            .map(faults::Injector::draw)
+            .unwrap_or_default();
+        if fate.nack {
+            return Err(BusError::Nacked("injected fault".into()));
+        }
         let queues = lock(&self.queues);
         let mut routed = false;
         for queue in queues.values() {
@@ -83,14 +135,17 @@ impl EventBus for MemoryBus {
                 .any(|pattern| topic_matches(pattern, &message.routing_key));
             if bound {
                 routed = true;
-                // The receiver lives as long as the queue, so send cannot fail.
-                let _ = queue.tx.send(Delivery {
+                let delivery = Delivery {
                     message_id: Some(message.message_id.clone()),
                     routing_key: message.routing_key.clone(),
                     headers: message.headers.clone(),
                     body: message.body.clone(),
                     attempt: 1,
-                });
+                };
+                let copies = if fate.duplicate { 2 } else { 1 };
+                for _ in 0..copies {
+                    enqueue(&queue.tx, delivery.clone(), fate.delay);
+                }
             }
         }
         if routed {
@@ -107,10 +162,11 @@ impl EventBus for MemoryBus {
     ) -> Result<SubscriptionHandle, BusError> {
         let queue = self.declare(&subscription);
         let cancel = CancellationToken::new();
-        let (attached_tx, attached_rx) = watch::channel(true);
+        let (attached_tx, attached_rx) = watch::channel(*self.connected.borrow());
         let mut tasks: Vec<_> = (0..subscription.concurrency.max(1))
             .map(|_| {
                 tokio::spawn(consume(
+                    self.clone(),
                     Arc::clone(&queue),
                     Arc::clone(&handler),
                     subscription.max_attempts,
@@ -118,10 +174,18 @@ impl EventBus for MemoryBus {
                 ))
             })
             .collect();
+        // Mirrors the connection into `attached` until stopped.
         let detach = cancel.clone();
+        let mut connected = self.connected.subscribe();
         tasks.push(tokio::spawn(async move {
-            detach.cancelled().await;
-            let _ = attached_tx.send(false);
+            loop {
+                attached_tx.send_replace(*connected.borrow_and_update());
+                tokio::select! {
+                    _ = detach.cancelled() => break,
+                    changed = connected.changed() => if changed.is_err() { break },
+                }
+            }
+            attached_tx.send_replace(false);
         }));
         Ok(SubscriptionHandle::new(attached_rx, cancel, tasks))
     }
@@ -140,22 +204,62 @@ impl EventBus for MemoryBus {
     }
 
     fn status(&self) -> BusStatus {
-        BusStatus { connected: true }
+        BusStatus {
+            connected: *self.connected.borrow(),
+        }
+    }
+}
+
+fn enqueue(
+    tx: &mpsc::UnboundedSender<Delivery>,
+    delivery: Delivery,
+    delay: Option<std::time::Duration>,
+) {
+    // The receiver lives as long as the queue, so send cannot fail.
+    match delay {
+        None => {
+            let _ = tx.send(delivery);
+        }
+        Some(delay) => {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(delivery);
+            });
+        }
     }
 }
 
 async fn consume(
+    bus: MemoryBus,
     queue: Arc<Queue>,
     handler: Arc<dyn MessageHandler>,
     max_attempts: u32,
     cancel: CancellationToken,
 ) {
+    let mut connected = bus.connected.subscribe();
     loop {
+        // Detached while disconnected: take nothing from the queue.
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            c = connected.wait_for(|up| *up) => if c.is_err() { return },
+        }
         let next = tokio::select! {
             _ = cancel.cancelled() => return,
             d = async { queue.rx.lock().await.recv().await } => d,
         };
-        let Some(delivery) = next else { return };
+        let Some(mut delivery) = next else { return };
+        // Taken just as the connection dropped: hold it until it is back,
+        // as a broker would keep it for the next consumer.
+        if !*connected.borrow_and_update() {
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    enqueue(&queue.tx, delivery, None);
+                    return;
+                }
+                c = connected.wait_for(|up| *up) => if c.is_err() { return },
+            }
+        }
         // A panicking handler must not kill the consumer: it counts as a
         // failed attempt, so a poison message ends in the dead-letter list.
         let disposition = AssertUnwindSafe(handler.handle(&delivery))
@@ -164,6 +268,17 @@ async fn consume(
             .unwrap_or_else(|_| {
                 Disposition::retry(std::time::Duration::ZERO, "the handler panicked")
             });
+        let ack_lost = !*bus.connected.borrow()
+            || (disposition == Disposition::Ack
+                && lock(&bus.faults)
+                    .as_mut()
+                    .is_some_and(faults::Injector::draw_redelivery));
+        if ack_lost {
+            // Like a broker whose consumer's ack never arrived: deliver again.
+            delivery.attempt += 1;
+            enqueue(&queue.tx, delivery, None);
+            continue;
+        }
         settle(&queue, delivery, disposition, max_attempts);
     }
 }
@@ -199,10 +314,142 @@ fn settle(queue: &Queue, mut delivery: Delivery, disposition: Disposition, max_a
 
 #[cfg(test)]
 mod tests {
+    use std::{sync::Mutex as StdMutex, time::Duration};
+
+    use async_trait::async_trait;
+
     use super::*;
 
     #[tokio::test]
     async fn memory_bus_passes_the_contract() {
         crate::contract::bus(&MemoryBus::new()).await;
+    }
+
+    #[derive(Default)]
+    struct Log(StdMutex<Vec<(String, u32)>>);
+
+    #[async_trait]
+    impl MessageHandler for Log {
+        async fn handle(&self, d: &Delivery) -> Disposition {
+            self.0
+                .lock()
+                .unwrap()
+                .push((d.message_id.clone().unwrap(), d.attempt));
+            Disposition::Ack
+        }
+    }
+
+    fn msg(i: usize) -> OutgoingMessage {
+        OutgoingMessage {
+            message_id: format!("m{i:02}"),
+            routing_key: "t.x".into(),
+            headers: Default::default(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    /// Publishes 40 messages through `faults` and returns what the handler saw.
+    async fn run(faults: Faults) -> (Vec<(String, u32)>, usize) {
+        let bus = MemoryBus::with_faults(faults);
+        let log = Arc::new(Log::default());
+        let mut sub = Subscription::new("q", &["t.*"]);
+        sub.concurrency = 1;
+        let _h = bus.subscribe(sub, log.clone()).await.unwrap();
+        let mut nacked = 0;
+        for i in 0..40 {
+            if bus.publish(msg(i)).await.is_err() {
+                nacked += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let seen = log.0.lock().unwrap().clone();
+        (seen, nacked)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_seed_replays_the_same_faults() {
+        let faults = Faults {
+            seed: 42,
+            duplicate: 0.2,
+            redeliver: 0.2,
+            reorder: 0.3,
+            nack: 0.1,
+        };
+        let (first, nacked) = run(faults).await;
+        let (second, nacked_again) = run(faults).await;
+        assert_eq!(
+            first, second,
+            "same seed, same deliveries in the same order"
+        );
+        assert_eq!(nacked, nacked_again);
+        let (other, _) = run(Faults { seed: 43, ..faults }).await;
+        assert_ne!(first, other, "another seed, another run");
+
+        assert!(nacked > 0, "some publishes were nacked");
+        assert!(
+            first.len() > 40 - nacked,
+            "duplicates and redeliveries add deliveries"
+        );
+        assert!(
+            first.iter().any(|(_, attempt)| *attempt > 1),
+            "some redeliveries"
+        );
+        let ids: Vec<_> = first.iter().map(|(id, _)| id.clone()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_ne!(ids, sorted, "some messages overtook others");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_faults_means_each_message_once_in_order() {
+        let (seen, nacked) = run(Faults::default()).await;
+        assert_eq!(nacked, 0);
+        let want: Vec<_> = (0..40).map(|i| (format!("m{i:02}"), 1)).collect();
+        assert_eq!(seen, want);
+    }
+
+    struct Slow(StdMutex<Vec<u32>>);
+
+    #[async_trait]
+    impl MessageHandler for Slow {
+        async fn handle(&self, d: &Delivery) -> Disposition {
+            self.0.lock().unwrap().push(d.attempt);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Disposition::Ack
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_connection_detaches_consumers_and_loses_in_flight_acks() {
+        let bus = MemoryBus::new();
+        let slow = Arc::new(Slow(StdMutex::default()));
+        let h = bus
+            .subscribe(Subscription::new("q", &["t.*"]), slow.clone())
+            .await
+            .unwrap();
+        bus.publish(msg(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        bus.disconnect();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(!bus.status().connected);
+        assert!(!h.is_attached());
+        assert!(matches!(
+            bus.publish(msg(2)).await,
+            Err(BusError::Unavailable(_))
+        ));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            *slow.0.lock().unwrap(),
+            vec![1],
+            "nothing is consumed while disconnected"
+        );
+        bus.reconnect();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(h.is_attached());
+        assert_eq!(
+            *slow.0.lock().unwrap(),
+            vec![1, 2],
+            "the in-flight message came back"
+        );
     }
 }

@@ -17,7 +17,10 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let bus = MemoryBus::new();
+    spawn_app_on(MemoryBus::new()).await
+}
+
+pub async fn spawn_app_on(bus: MemoryBus) -> TestApp {
     let any = "127.0.0.1:0".parse().unwrap();
     let app = Application::build(&Config::in_memory(any, any), Arc::new(bus.clone()))
         .await

@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{line, purchase, sale, spawn_app};
+use erp_bus::memory::{Faults, MemoryBus};
+
+use crate::helpers::{line, purchase, sale, spawn_app, spawn_app_on};
 
 #[tokio::test]
 async fn purchases_add_and_sales_remove_stock_with_a_ledger() {
@@ -152,5 +154,38 @@ async fn stock_lists_filter_by_store_and_product() {
     assert_eq!(
         rows,
         json!([{"store_id": "north", "product_id": "a", "on_hand": 3, "oversold": false, "updated_at": rows[0]["updated_at"]}])
+    );
+}
+
+#[tokio::test]
+async fn duplicates_redeliveries_and_reordering_still_move_stock_exactly_once() {
+    let bus = MemoryBus::with_faults(Faults {
+        seed: 7,
+        duplicate: 0.3,
+        redeliver: 0.3,
+        reorder: 0.3,
+        nack: 0.0,
+    });
+    let app = spawn_app_on(bus).await;
+    app.product("a").await;
+    let mut expected = 0;
+    for i in 1..=30 {
+        let event = if i % 3 == 0 {
+            expected -= 1;
+            sale("main", vec![line("a", 1)])
+        } else {
+            expected += i;
+            purchase("main", vec![line("a", i)])
+        };
+        app.publish(&event).await;
+    }
+    app.wait_on_hand("main", "a", expected).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.on_hand("main", "a").await, expected);
+    let moves = app.get("/stock/main/a/movements").await.1;
+    assert_eq!(
+        moves.as_array().unwrap().len(),
+        30,
+        "one ledger row per event"
     );
 }
