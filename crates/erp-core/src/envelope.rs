@@ -19,7 +19,7 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Send + Sync + 'static {
 }
 
 /// Metadata plus the event itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventEnvelope<T> {
     /// Unique per event; consumers deduplicate on it.
     pub id: EventId,

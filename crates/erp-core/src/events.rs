@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{DomainEvent, Money, ProductId, PurchaseId, Quantity, SaleId, StoreId, Timestamp};
 
 /// One line of a purchase or a sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventLine {
     /// The product moved.
     pub product_id: ProductId,
@@ -17,7 +17,7 @@ pub struct EventLine {
 }
 
 /// Goods were bought into a store: inventory adds `quantity` per line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PurchaseCompleted {
     /// The purchase recorded by purchase-svc.
     pub purchase_id: PurchaseId,
@@ -39,7 +39,7 @@ impl DomainEvent for PurchaseCompleted {
 }
 
 /// Goods were sold from a store: inventory subtracts `quantity` per line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SaleCompleted {
     /// The sale recorded by sales-svc.
     pub sale_id: SaleId,
@@ -61,7 +61,7 @@ impl DomainEvent for SaleCompleted {
 }
 
 /// Inventory moved the stock of one product in one store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StockChanged {
     /// The store.
     pub store_id: StoreId,

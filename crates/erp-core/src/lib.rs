@@ -10,6 +10,7 @@
 //! | [`envelope`] | [`EventEnvelope`], the wire shape of every event, and its decoding errors |
 //! | [`events`] | the integration events: [`PurchaseCompleted`], [`SaleCompleted`], [`StockChanged`] |
 //! | [`cqrs`] | the CQRS traits: [`Aggregate`] (decide + apply), [`Projection`], [`QueryHandler`] |
+//! | [`schema`] | JSON Schemas of the events, generated from these types |
 //! | [`validation`] | [`Problems`], a collector that reports *every* invalid field at once |
 //!
 //! Start with [`EventEnvelope`] and [`Aggregate`]: a command is handled by an
@@ -24,6 +25,7 @@ pub mod cqrs;
 pub mod envelope;
 pub mod events;
 pub mod id;
+pub mod schema;
 pub mod time;
 pub mod validation;
 
