@@ -10,7 +10,7 @@ pub mod demo;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use erp_bus::memory::MemoryBus;
+use erp_bus::{EventBus, memory::MemoryBus};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -67,10 +67,19 @@ impl System {
     /// Starts inventory, then purchase and sales pointed at it, on one
     /// shared in-memory bus.
     pub async fn start(ports: Ports) -> anyhow::Result<Self> {
-        let bus = Arc::new(MemoryBus::new());
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
+        Self::start_on(ports, || bus.clone()).await
+    }
+
+    /// Like [`System::start`], with each service on the bus `bus()` returns
+    /// (e.g. its own RabbitMQ connection, as separate processes would have).
+    pub async fn start_on(
+        ports: Ports,
+        bus: impl Fn() -> Arc<dyn EventBus>,
+    ) -> anyhow::Result<Self> {
         let inventory = inventory_svc::startup::Application::build(
             &inventory_svc::config::Config::in_memory(ports.inventory, ports.inventory_grpc),
-            bus.clone(),
+            bus(),
         )
         .await
         .context("starting inventory-svc")?;
@@ -81,13 +90,13 @@ impl System {
                 ports.purchase,
                 format!("http://{inventory_grpc}"),
             ),
-            bus.clone(),
+            bus(),
         )
         .await
         .context("starting purchase-svc")?;
         let sales = sales_svc::startup::Application::build(
             &sales_svc::config::Config::in_memory(ports.sales, format!("http://{inventory_http}")),
-            bus,
+            bus(),
         )
         .await
         .context("starting sales-svc")?;
