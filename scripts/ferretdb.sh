@@ -37,7 +37,18 @@ PY
 
 if [ ! -x "$BIN" ]; then
   echo "ferretdb: building $VERSION from the Go module proxy (first run only)"
-  GOBIN="$BIN_DIR" go install "github.com/FerretDB/FerretDB/cmd/ferretdb@$VERSION"
+  # A plain `go install …@$VERSION` builds a binary that panics at start:
+  # the module ships without build/version/version.txt (FerretDB generates
+  # it in its own build). So build from a writable copy of the module with
+  # that one file added.
+  MOD_DIR=$(go mod download -json "github.com/FerretDB/FerretDB@$VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  SRC="$PWD/.data/src/ferretdb-$VERSION"
+  rm -rf "$SRC"
+  mkdir -p "$(dirname "$SRC")"
+  cp -r "$MOD_DIR" "$SRC"
+  chmod -R u+w "$SRC"
+  echo "$VERSION" > "$SRC/build/version/version.txt"
+  (cd "$SRC" && go build -o "$BIN" ./cmd/ferretdb)
 fi
 
 if ! answers; then

@@ -11,7 +11,8 @@
 //! | [`IdempotencyStore`] | answers to requests carrying an `Idempotency-Key` | one claim per key, even under concurrency |
 //!
 //! Adapters: [`memory`] (always built; for unit tests and the embedded
-//! default). A MongoDB adapter will come behind the `mongodb` feature.
+//! default) and, behind the `mongodb` feature, `mongo` (MongoDB 6.0+ or
+//! FerretDB 1.x; its module doc lists the server features it relies on).
 //!
 //! [`contract`] holds the generic test suites every adapter must pass; run
 //! them against your own adapter to check it honours the ports.
@@ -23,6 +24,8 @@ pub mod contract;
 mod error;
 mod idempotency;
 pub mod memory;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
 mod outbox;
 mod read;
 mod write;

@@ -1,0 +1,136 @@
+//! The MongoDB adapter (feature `mongodb`). Works with MongoDB 6.0+ and with
+//! FerretDB 1.x, so it relies only on what both have:
+//!
+//! - single-document atomicity (no multi-document transactions): a write and
+//!   its outbox events live in one document;
+//! - `_id` uniqueness for duplicate detection (duplicate key, code 11000);
+//! - `find` with `$and`, `$gte`, `$lte`, equality on dotted paths through
+//!   arrays, `$exists`, sort / skip / limit, projections, `count_documents`;
+//! - updates with `$set`, `$inc`, `$push` (`$each`), `$pullAll`, `$unset`,
+//!   and upserts guarded by a filter.
+//!
+//! Deliberately avoided, because FerretDB 1.x lacks or mis-handles them:
+//! transactions, change streams, the positional `$` operator, `$pull` with a
+//! condition, and `$group` with more than one accumulator (sums are computed
+//! while streaming a projected cursor instead).
+
+mod idempotency;
+mod read;
+mod write;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use mongodb::{
+    Client, Database,
+    bson::doc,
+    error::{ErrorKind, WriteFailure},
+    options::ClientOptions,
+};
+
+pub use idempotency::MongoIdempotency;
+pub use read::MongoReadModel;
+pub use write::{MongoOutbox, MongoWriteStore};
+
+use crate::StoreError;
+
+/// One service's database: hands out the adapters, all in that database.
+#[derive(Debug, Clone)]
+pub struct MongoStore {
+    db: Database,
+    write_collections: Arc<Mutex<Vec<String>>>,
+}
+
+impl MongoStore {
+    /// Connects to `uri` and uses database `database`. Fails fast (a few
+    /// seconds) when the server cannot be selected, so requests answer 503
+    /// rather than hang while the database is down.
+    pub async fn connect(uri: &str, database: &str) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(uri).await.map_err(unavailable)?;
+        options.server_selection_timeout = Some(Duration::from_secs(2));
+        options.connect_timeout = Some(Duration::from_secs(2));
+        options.app_name = Some("erp".into());
+        let client = Client::with_options(options).map_err(unavailable)?;
+        Ok(Self {
+            db: client.database(database),
+            write_collections: Arc::default(),
+        })
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        self.db.name()
+    }
+
+    /// Whether the server answers a `ping`.
+    pub async fn ping(&self) -> bool {
+        self.db.run_command(doc! {"ping": 1}).await.is_ok()
+    }
+
+    /// A write store in `collection`; its events go to [`MongoStore::outbox`].
+    pub fn write_store<T>(&self, collection: &str) -> MongoWriteStore<T> {
+        let mut names = self.write_collections.lock().unwrap_or_else(|p| p.into_inner());
+        if !names.iter().any(|n| n == collection) {
+            names.push(collection.to_owned());
+        }
+        MongoWriteStore::new(self.db.collection(collection))
+    }
+
+    /// The outbox over every write store handed out so far.
+    pub fn outbox(&self) -> MongoOutbox {
+        MongoOutbox::new(self.db.clone(), Arc::clone(&self.write_collections))
+    }
+
+    /// A read model in `collection`.
+    pub fn read_model<V>(&self, collection: &str) -> MongoReadModel<V> {
+        MongoReadModel::new(self.db.collection(collection))
+    }
+
+    /// Idempotency records in collection `idempotency`.
+    pub fn idempotency(&self, lease: Duration) -> MongoIdempotency {
+        MongoIdempotency::new(self.db.collection("idempotency"), lease)
+    }
+
+    /// The driver's database handle, for adapters of other ports.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Drops the whole database. For tests.
+    pub async fn drop_database(&self) -> Result<(), StoreError> {
+        self.db.drop().await.map_err(unavailable)
+    }
+}
+
+/// Any driver failure as [`StoreError::Unavailable`].
+pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// Whether the driver error is a duplicate key (`_id` or unique index).
+pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::Command(c) => c.code == 11000,
+        ErrorKind::InsertMany(m) => m
+            .write_errors
+            .as_ref()
+            .is_some_and(|errs| errs.iter().any(|w| w.code == 11000)),
+        _ => false,
+    }
+}
+
+/// A driver error as a [`StoreError`]: duplicate keys are conflicts.
+pub fn store_error(e: mongodb::error::Error) -> StoreError {
+    if is_duplicate_key(&e) {
+        StoreError::Conflict(e.to_string())
+    } else {
+        unavailable(e)
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
