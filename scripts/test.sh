@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone. Idempotent: safe to run again.
 #
-# Provisioning: a real RabbitMQ (Debian package, installed and started when
-# missing). The adapter tests run with --all-features and fail, never skip,
-# when the broker cannot be reached.
+# Provisioning: a real RabbitMQ (Debian package) and a real MongoDB-wire
+# server (FerretDB 1.24.2 built from the Go module proxy), each installed and
+# started only when missing. The adapter tests run with --all-features and
+# fail, never skip, when a server cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/rabbitmq.sh
+scripts/ferretdb.sh
 
 # Two cores: keep one build job per core and one target dir for the workspace.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use anyhow::bail;
 use clap::{Args, ValueEnum};
 use erp_bus::{EventBus, memory::MemoryBus};
 
@@ -116,17 +115,9 @@ impl CommonArgs {
 
     #[cfg(not(feature = "rabbitmq"))]
     async fn connect_rabbitmq(&self) -> anyhow::Result<Arc<dyn EventBus>> {
-        bail!("this build has no RabbitMQ adapter (feature `rabbitmq`); start with --bus memory")
-    }
-
-    /// Fails unless `--store` names an adapter this build has.
-    pub fn require_memory_store(&self) -> anyhow::Result<()> {
-        match self.store {
-            StoreKind::Memory => Ok(()),
-            StoreKind::Mongodb => bail!(
-                "the MongoDB store adapter is not built yet; start with --store memory (or ERP_STORE=memory)"
-            ),
-        }
+        anyhow::bail!(
+            "this build has no RabbitMQ adapter (feature `rabbitmq`); start with --bus memory"
+        )
     }
 }
 

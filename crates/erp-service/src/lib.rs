@@ -15,6 +15,7 @@
 //! | [`config`] | flags shared by every binary, and picking adapters from them |
 //! | [`telemetry`] | tracing set-up (`--log-format json|pretty`) |
 //! | [`trade`] | what purchases and sales share: lines, totals, list queries |
+//! | [`stores`] | the store adapters `--store` selects, behind one type |
 //! | [`runtime`] | running a service's HTTP server and outbox relay until shutdown |
 
 pub mod body;
@@ -26,6 +27,7 @@ pub mod http;
 pub mod idempotency;
 pub mod list;
 pub mod runtime;
+pub mod stores;
 pub mod telemetry;
 pub mod trade;
 

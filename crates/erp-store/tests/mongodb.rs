@@ -14,7 +14,11 @@ fn uri() -> String {
 async fn fresh() -> MongoStore {
     let name = format!("erp_test_{}", erp_core::EventId::new().as_uuid().simple());
     let store = MongoStore::connect(&uri(), &name).await.unwrap();
-    assert!(store.ping().await, "no MongoDB-compatible server at {}; run scripts/ferretdb.sh", uri());
+    assert!(
+        store.ping().await,
+        "no MongoDB-compatible server at {}; run scripts/ferretdb.sh",
+        uri()
+    );
     store
 }
 
@@ -47,14 +51,26 @@ async fn data_stays_in_its_own_database() {
     erp_store::WriteStore::insert(
         &store,
         "x",
-        contract::SampleAggregate { name: "x".into(), count: 1 },
+        contract::SampleAggregate {
+            name: "x".into(),
+            count: 1,
+        },
         vec![],
     )
     .await
     .unwrap();
     let names = db.database().list_collection_names().await.unwrap();
     assert_eq!(names, ["aggregates"]);
-    let other = MongoStore::connect(&uri(), &format!("{}_other", db.name())).await.unwrap();
-    assert!(other.database().list_collection_names().await.unwrap().is_empty());
+    let other = MongoStore::connect(&uri(), &format!("{}_other", db.name()))
+        .await
+        .unwrap();
+    assert!(
+        other
+            .database()
+            .list_collection_names()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     db.drop_database().await.unwrap();
 }

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`catalog`] | the write model: product and store aggregates and their events |
 //! | [`stock`] | the ledger port and its in-memory adapter |
+//! | `stock_mongo` | the ledger on MongoDB (feature `mongodb`), exactly once across crashes |
 //! | [`projections`] | catalog read models from catalog events |
 //! | [`app`] | commands and queries used by every adapter below |
 //! | [`consumer`] | the bus handler applying events to the ledger |
@@ -25,3 +26,5 @@ pub mod grpc;
 pub mod projections;
 pub mod startup;
 pub mod stock;
+#[cfg(feature = "mongodb")]
+pub mod stock_mongo;

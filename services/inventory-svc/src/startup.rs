@@ -6,8 +6,10 @@ use anyhow::Context;
 use axum::Router;
 use erp_bus::{EventBus, SubscriptionHandle, relay::OutboxRelay};
 use erp_core::Projections;
-use erp_service::health::{FnCheck, Health};
-use erp_store::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
+use erp_service::{
+    health::{FnCheck, Health},
+    stores::Stores,
+};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -17,8 +19,19 @@ use crate::{
     consumer::{StockConsumer, subscription},
     grpc,
     projections::{ProductsProjection, StoresProjection},
-    stock::MemoryStockLedger,
+    stock::{MemoryStockLedger, StockLedger},
 };
+
+/// The ledger on the selected store.
+async fn stock_ledger(stores: &Stores) -> anyhow::Result<Arc<dyn StockLedger>> {
+    Ok(match stores {
+        Stores::Memory(_) => Arc::new(MemoryStockLedger::default()),
+        #[cfg(feature = "mongodb")]
+        Stores::Mongo(db) => {
+            Arc::new(crate::stock_mongo::MongoStockLedger::new(db.database()).await?)
+        }
+    })
+}
 
 /// A built, not yet running, inventory service. Listeners are bound in
 /// [`Application::build`], so port 0 works and the ports are known early.
@@ -43,22 +56,20 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Builds the service on `bus`, with the store chosen by `config`.
     pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        config.common.require_memory_store()?;
-        let outbox = MemoryOutbox::new();
-        let product_views = Arc::new(MemoryReadModel::new());
-        let store_views = Arc::new(MemoryReadModel::new());
+        let stores = Stores::open(&config.common, &config.database).await?;
+        let product_views = stores.read_model("product_views");
+        let store_views = stores.read_model("store_views");
         let projections = Projections::new(vec![
             Arc::new(ProductsProjection(product_views.clone())),
             Arc::new(StoresProjection(store_views.clone())),
         ]);
-        let relay =
-            OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
+        let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
         let inventory = Inventory {
-            products: Arc::new(MemoryWriteStore::new(outbox.clone())),
-            stores: Arc::new(MemoryWriteStore::new(outbox)),
+            products: stores.write_store("products"),
+            stores: stores.write_store("stores"),
             product_views,
             store_views,
-            ledger: Arc::new(MemoryStockLedger::default()),
+            ledger: stock_ledger(&stores).await?,
             relay: relay.handle(),
         };
         inventory
@@ -81,7 +92,7 @@ impl Application {
             }))
             .with(FnCheck::new("consumer", true, move || *attached.borrow()));
         let router = erp_service::http::finish(
-            api::router(inventory.clone(), Arc::new(MemoryIdempotency::default()))
+            api::router(inventory.clone(), stores.idempotency())
                 .merge(erp_service::health::routes(health)),
         );
 

@@ -6,8 +6,10 @@ use anyhow::Context;
 use axum::Router;
 use erp_bus::{EventBus, relay::OutboxRelay};
 use erp_core::Projections;
-use erp_service::health::{FnCheck, Health};
-use erp_store::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
+use erp_service::{
+    health::{FnCheck, Health},
+    stores::Stores,
+};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -33,14 +35,12 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Builds the service on `bus`, with the store chosen by `config`.
     pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        config.common.require_memory_store()?;
-        let outbox = MemoryOutbox::new();
-        let views = Arc::new(MemoryReadModel::new());
+        let stores = Stores::open(&config.common, &config.database).await?;
+        let views = stores.read_model("purchase_views");
         let projections = Projections::new(vec![Arc::new(PurchasesProjection(views.clone()))]);
-        let relay =
-            OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
+        let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
         let purchases = Purchases {
-            store: Arc::new(MemoryWriteStore::new(outbox)),
+            store: stores.write_store("purchases"),
             views,
             inventory: InventoryClient::connect(&config.inventory_grpc, config.inventory_timeout())
                 .context("inventory gRPC endpoint")?,
@@ -48,10 +48,12 @@ impl Application {
         };
         // The broker is optional for readiness: the outbox keeps accepted
         // purchases until it is back (design §7.6).
-        let health = Health::new().with(FnCheck::new("bus", false, move || bus.status().connected));
+        let health =
+            Health::new()
+                .with(stores.health_check())
+                .with(FnCheck::new("bus", false, move || bus.status().connected));
         let router = erp_service::http::finish(
-            api::router(purchases, Arc::new(MemoryIdempotency::default()))
-                .merge(erp_service::health::routes(health)),
+            api::router(purchases, stores.idempotency()).merge(erp_service::health::routes(health)),
         );
         let http = TcpListener::bind(config.http_addr)
             .await

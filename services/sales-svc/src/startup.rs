@@ -6,8 +6,10 @@ use anyhow::Context;
 use axum::Router;
 use erp_bus::{EventBus, relay::OutboxRelay};
 use erp_core::Projections;
-use erp_service::health::{FnCheck, Health};
-use erp_store::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
+use erp_service::{
+    health::{FnCheck, Health},
+    stores::Stores,
+};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -36,18 +38,16 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Builds the service on `bus`, with the store chosen by `config`.
     pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
-        config.common.require_memory_store()?;
-        let outbox = MemoryOutbox::new();
-        let views = Arc::new(MemoryReadModel::new());
-        let lines = Arc::new(MemoryReadModel::new());
+        let stores = Stores::open(&config.common, &config.database).await?;
+        let views = stores.read_model("sale_views");
+        let lines = stores.read_model("sale_lines");
         let projections = Projections::new(vec![
             Arc::new(SalesProjection(views.clone())),
             Arc::new(SaleLinesProjection(lines.clone())),
         ]);
-        let relay =
-            OutboxRelay::new(Arc::new(outbox.clone()), bus.clone()).with_projections(projections);
+        let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
         let sales = Sales {
-            store: Arc::new(MemoryWriteStore::new(outbox)),
+            store: stores.write_store("sales"),
             views,
             lines,
             inventory: StockClient::new(&config.inventory_url, config.inventory_timeout()),
@@ -55,10 +55,12 @@ impl Application {
         };
         // The broker is optional for readiness: the outbox keeps accepted
         // sales until it is back (design §7.6).
-        let health = Health::new().with(FnCheck::new("bus", false, move || bus.status().connected));
+        let health =
+            Health::new()
+                .with(stores.health_check())
+                .with(FnCheck::new("bus", false, move || bus.status().connected));
         let router = erp_service::http::finish(
-            api::router(sales, Arc::new(MemoryIdempotency::default()))
-                .merge(erp_service::health::routes(health)),
+            api::router(sales, stores.idempotency()).merge(erp_service::health::routes(health)),
         );
         let http = TcpListener::bind(config.http_addr)
             .await

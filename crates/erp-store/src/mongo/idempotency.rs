@@ -52,7 +52,9 @@ impl IdempotencyStore for MongoIdempotency {
         let now = now_millis();
         let inserted = self
             .collection
-            .insert_one(doc! {"_id": &id, "fingerprint": fingerprint, "state": "in_progress", "since": now})
+            .insert_one(
+                doc! {"_id": &id, "fingerprint": fingerprint, "state": "in_progress", "since": now},
+            )
             .await;
         match inserted {
             Ok(_) => return Ok(Claim::Acquired),
@@ -95,7 +97,12 @@ impl IdempotencyStore for MongoIdempotency {
         })
     }
 
-    async fn complete(&self, scope: &str, key: &str, response: StoredResponse) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        scope: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<(), StoreError> {
         let mut stored = doc! {
             "status": i32::from(response.status),
             "body": Binary { subtype: BinarySubtype::Generic, bytes: response.body },

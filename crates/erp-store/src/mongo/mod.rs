@@ -71,7 +71,10 @@ impl MongoStore {
 
     /// A write store in `collection`; its events go to [`MongoStore::outbox`].
     pub fn write_store<T>(&self, collection: &str) -> MongoWriteStore<T> {
-        let mut names = self.write_collections.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names = self
+            .write_collections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if !names.iter().any(|n| n == collection) {
             names.push(collection.to_owned());
         }

@@ -50,7 +50,10 @@ fn outbox_fields(records: &[OutboxRecord]) -> Result<(Vec<Bson>, Document), Stor
     for r in records {
         let id = r.id().to_string();
         let envelope = serde_json::to_string(&r.envelope).map_err(corrupt)?;
-        entries.insert(id.clone(), doc! {"envelope": envelope, "publish": r.publish});
+        entries.insert(
+            id.clone(),
+            doc! {"envelope": envelope, "publish": r.publish},
+        );
         ids.push(Bson::String(id));
     }
     Ok((ids, entries))
@@ -58,7 +61,9 @@ fn outbox_fields(records: &[OutboxRecord]) -> Result<(Vec<Bson>, Document), Stor
 
 fn decode_versioned<T: DeserializeOwned>(mut d: Document) -> Result<Versioned<T>, StoreError> {
     let version = d.get_i64("version").map_err(corrupt)?;
-    let value = d.remove("value").ok_or_else(|| corrupt("document without value"))?;
+    let value = d
+        .remove("value")
+        .ok_or_else(|| corrupt("document without value"))?;
     Ok(Versioned {
         value: bson::from_bson(value).map_err(corrupt)?,
         version: u64::try_from(version).map_err(corrupt)?,
@@ -70,7 +75,12 @@ impl<T> WriteStore<T> for MongoWriteStore<T>
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    async fn insert(&self, id: &str, value: T, outbox: Vec<OutboxRecord>) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        id: &str,
+        value: T,
+        outbox: Vec<OutboxRecord>,
+    ) -> Result<(), StoreError> {
         let value = bson::to_bson(&value).map_err(corrupt)?;
         let (ids, entries) = outbox_fields(&outbox)?;
         let document = doc! {
@@ -80,7 +90,10 @@ where
             "outbox_ids": ids,
             "outbox": entries,
         };
-        self.collection.insert_one(document).await.map_err(store_error)?;
+        self.collection
+            .insert_one(document)
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -165,7 +178,9 @@ fn pending_of(d: &Document) -> Result<Vec<(EventId, OutboxRecord)>, StoreError> 
     let entries = d.get_document("outbox").map_err(corrupt)?;
     let mut records = Vec::new();
     for id in d.get_array("outbox_ids").map_err(corrupt)? {
-        let id = id.as_str().ok_or_else(|| corrupt("outbox id is not a string"))?;
+        let id = id
+            .as_str()
+            .ok_or_else(|| corrupt("outbox id is not a string"))?;
         let entry = entries.get_document(id).map_err(corrupt)?;
         let envelope: RawEnvelope =
             serde_json::from_str(entry.get_str("envelope").map_err(corrupt)?).map_err(corrupt)?;

@@ -1,0 +1,281 @@
+//! inventory-svc on a real MongoDB-compatible server (FerretDB from
+//! `scripts/ferretdb.sh`): crash points of the ledger, and the binary keeping
+//! its data across SIGKILL in its own database. Fails, never skips, when the
+//! servers cannot be reached.
+#![cfg(all(feature = "mongodb", feature = "rabbitmq"))]
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use erp_bus::{
+    EventBus, OutgoingMessage,
+    rabbitmq::{RabbitBus, RabbitConfig},
+};
+use erp_core::{
+    EventEnvelope, EventId, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity,
+    StoreId, Timestamp,
+};
+use erp_store::mongo::MongoStore;
+use inventory_svc::{
+    stock::{Applied, Movement, MovementKind, StockLedger},
+    stock_mongo::MongoStockLedger,
+};
+use serde_json::{Value, json};
+
+fn mongo_uri() -> String {
+    std::env::var("ERP_TEST_MONGODB_URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
+}
+
+fn amqp_url() -> String {
+    std::env::var("ERP_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+async fn fresh_db() -> MongoStore {
+    let name = format!("inv_test_{}", EventId::new().as_uuid().simple());
+    let db = MongoStore::connect(&mongo_uri(), &name).await.unwrap();
+    assert!(
+        db.ping().await,
+        "no MongoDB-compatible server; run scripts/ferretdb.sh"
+    );
+    db
+}
+
+fn movement(lines: &[(&str, i64)]) -> Movement {
+    Movement {
+        event_id: EventId::new(),
+        kind: MovementKind::Purchase,
+        source_id: "p-1".into(),
+        store_id: StoreId::main(),
+        at: Timestamp::now(),
+        deltas: lines
+            .iter()
+            .map(|(p, d)| (ProductId::parse(p).unwrap(), *d))
+            .collect(),
+    }
+}
+
+async fn on_hand(ledger: &MongoStockLedger, product: &str) -> i64 {
+    ledger
+        .level(&StoreId::main(), &ProductId::parse(product).unwrap())
+        .await
+        .unwrap()
+        .map_or(0, |l| l.on_hand)
+}
+
+#[tokio::test]
+async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
+    let m = movement(&[("a", 5), ("b", 2), ("c", 1)]);
+    // Writes: 1 movement insert, 3 level updates, 1 completion.
+    for crash_at in 1..=5 {
+        let db = fresh_db().await;
+        let ledger = MongoStockLedger::new(db.database()).await.unwrap();
+        let crashing = ledger.clone().crashing_at_write(crash_at);
+        assert!(
+            crashing.apply(&m).await.is_err(),
+            "crash at write {crash_at}"
+        );
+        // The broker redelivers: a fresh process applies the same event.
+        assert_eq!(
+            ledger.apply(&m).await.unwrap(),
+            Applied::Moved,
+            "crash at {crash_at}"
+        );
+        assert_eq!(ledger.apply(&m).await.unwrap(), Applied::AlreadyApplied);
+        for (p, want) in [("a", 5), ("b", 2), ("c", 1)] {
+            assert_eq!(
+                on_hand(&ledger, p).await,
+                want,
+                "{p} after a crash at write {crash_at}"
+            );
+            let moves = ledger
+                .movements(&StoreId::main(), &ProductId::parse(p).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(moves.len(), 1, "one ledger row for {p}");
+            assert_eq!(moves[0].delta, want);
+        }
+        assert_eq!(ledger.total_units(&StoreId::main()).await.unwrap(), 8);
+        db.drop_database().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_count_once() {
+    let db = fresh_db().await;
+    let ledger = MongoStockLedger::new(db.database()).await.unwrap();
+    let m = movement(&[("a", 3)]);
+    let results = futures::future::join_all((0..8).map(|_| ledger.apply(&m))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(on_hand(&ledger, "a").await, 3);
+    db.drop_database().await.unwrap();
+}
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Service {
+    fn start(database: &str, http: u16, grpc: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_inventory-svc"))
+            .args([
+                "--store",
+                "mongodb",
+                "--bus",
+                "rabbitmq",
+                "--database",
+                database,
+            ])
+            .args(["--mongodb-uri", &mongo_uri(), "--amqp-url", &amqp_url()])
+            .args([
+                "--http-addr",
+                &format!("127.0.0.1:{http}"),
+                "--grpc-addr",
+                &format!("127.0.0.1:{grpc}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inventory-svc starts");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{http}"),
+        }
+    }
+
+    async fn wait(
+        &self,
+        c: &reqwest::Client,
+        what: &str,
+        path: &str,
+        ok: impl Fn(u16, &Value) -> bool,
+    ) {
+        for _ in 0..300 {
+            if let Ok(r) = c.get(format!("{}{path}", self.base)).send().await {
+                let s = r.status().as_u16();
+                let b = r.json().await.unwrap_or(Value::Null);
+                if ok(s, &b) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_database() {
+    let db = fresh_db().await;
+    let name = db.name().to_owned();
+    let (http, grpc) = (free_port(), free_port());
+    let c = reqwest::Client::new();
+    let bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
+    assert!(
+        bus.wait_connected(Duration::from_secs(15)).await,
+        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
+    );
+
+    let mut service = Service::start(&name, http, grpc);
+    service
+        .wait(&c, "ready", "/health/ready", |s, _| s == 200)
+        .await;
+    let product = format!("kill-{}", EventId::new().as_uuid().simple());
+    let r = c
+        .post(format!("{}/products", service.base))
+        .json(&json!({"id": product, "name": "K", "unit": "pcs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let event = EventEnvelope::new(
+        PurchaseCompleted {
+            purchase_id: PurchaseId::new(),
+            store_id: StoreId::main(),
+            purchased_at: Timestamp::now(),
+            lines: vec![EventLine {
+                product_id: ProductId::parse(&product).unwrap(),
+                quantity: Quantity::new(6).unwrap(),
+                unit_price: Money::from_minor(1).unwrap(),
+            }],
+            supplier: None,
+        },
+        "test",
+        "c",
+        "c",
+    );
+    bus.publish(OutgoingMessage::from_envelope(&event.into_raw()))
+        .await
+        .unwrap();
+    let stock = format!("/stock/main/{product}");
+    service
+        .wait(&c, "stock 6", &stock, |s, b| s == 200 && b["on_hand"] == 6)
+        .await;
+
+    service.child.kill().unwrap(); // SIGKILL: no graceful shutdown
+    service.child.wait().unwrap();
+    drop(service);
+    let service = Service::start(&name, http, grpc);
+    service
+        .wait(&c, "ready after restart", "/health/ready", |s, _| s == 200)
+        .await;
+    let (s, p) = {
+        let r = c
+            .get(format!("{}/products/{product}", service.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!((s, p["name"].as_str()), (200, Some("K")));
+    service
+        .wait(&c, "stock kept", &stock, |s, b| {
+            s == 200 && b["on_hand"] == 6
+        })
+        .await;
+    let moves: Value = c
+        .get(format!("{}{stock}/movements", service.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moves.as_array().unwrap().len(), 1);
+
+    let mut collections = db.database().list_collection_names().await.unwrap();
+    collections.sort();
+    for expected in [
+        "product_views",
+        "products",
+        "stock_levels",
+        "stock_movements",
+        "store_views",
+        "stores",
+    ] {
+        assert!(
+            collections.iter().any(|c| c == expected),
+            "{expected} not in {name}: {collections:?}"
+        );
+    }
+    drop(service);
+    db.drop_database().await.unwrap();
+}
