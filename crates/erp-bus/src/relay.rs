@@ -58,6 +58,11 @@ pub struct RelayHandle {
 }
 
 impl RelayHandle {
+    /// The service's projections, e.g. to rebuild read models.
+    pub fn projections(&self) -> &Projections {
+        &self.projections
+    }
+
     /// Call after the write holding `records` succeeded.
     pub async fn committed(&self, records: &[erp_store::OutboxRecord]) {
         for r in records {

@@ -84,17 +84,30 @@ impl Stores {
         }
     }
 
-    /// The read model in `collection`.
-    pub fn read_model<V>(&self, collection: &str) -> Arc<dyn ReadModel<V>>
+    /// The read model in `collection`, indexed on the fields its queries
+    /// filter and sort by (a database index; in memory, nothing).
+    pub async fn read_model<V>(
+        &self,
+        collection: &str,
+        indexed: &[&str],
+    ) -> anyhow::Result<Arc<dyn ReadModel<V>>>
     where
         V: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        let _ = collection;
-        match self {
+        let _ = (collection, indexed);
+        Ok(match self {
             Self::Memory(_) => Arc::new(MemoryReadModel::new()),
             #[cfg(feature = "mongodb")]
-            Self::Mongo(db) => Arc::new(db.read_model(collection)),
-        }
+            Self::Mongo(db) => match db.read_model_indexed(collection, indexed).await {
+                Ok(rm) => Arc::new(rm),
+                // The database may be down at start: serve (503s) and let
+                // the next start create the indexes.
+                Err(e) => {
+                    tracing::warn!(collection, error = %e, "could not create read-model indexes");
+                    Arc::new(db.read_model(collection))
+                }
+            },
+        })
     }
 
     /// Idempotency records.

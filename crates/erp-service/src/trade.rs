@@ -119,6 +119,17 @@ pub struct LineView {
     pub line_total: Money,
 }
 
+impl LineView {
+    /// The line as events carry it.
+    pub fn to_event_line(&self) -> EventLine {
+        EventLine {
+            product_id: self.product_id.clone(),
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+        }
+    }
+}
+
 /// Line views and the document total; fails when a total overflows.
 pub fn totals(lines: &[EventLine]) -> Result<(Vec<LineView>, Money), erp_core::AmountError> {
     let mut total = Money::ZERO;

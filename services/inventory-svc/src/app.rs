@@ -130,6 +130,26 @@ impl Inventory {
         Ok(state)
     }
 
+    /// Rebuilds the product and store read models from the write side;
+    /// returns how many of each were replayed. Stock levels are kept by the
+    /// ledger itself, in the same writes as its entries.
+    pub async fn rebuild_read_models(&self) -> Result<(usize, usize), erp_service::ApiError> {
+        use crate::catalog::{ProductRegistered, StoreOpened};
+        self.product_views.clear().await?;
+        self.store_views.clear().await?;
+        let projections = self.relay.projections();
+        let products =
+            erp_service::rebuild::replay(self.products.as_ref(), projections, SOURCE, |p| {
+                ProductRegistered(p.clone())
+            })
+            .await?;
+        let stores = erp_service::rebuild::replay(self.stores.as_ref(), projections, SOURCE, |s| {
+            StoreOpened(s.clone())
+        })
+        .await?;
+        Ok((products, stores))
+    }
+
     /// Makes sure store `main` exists. Safe with several instances starting at once.
     pub async fn ensure_main_store(&self) -> Result<(), InventoryError> {
         match self.open_store(Store::main(), "startup").await {

@@ -57,8 +57,8 @@ impl Application {
     /// Builds the service on `bus`, with the store chosen by `config`.
     pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let stores = Stores::open(&config.common, &config.database).await?;
-        let product_views = stores.read_model("product_views");
-        let store_views = stores.read_model("store_views");
+        let product_views = stores.read_model("product_views", &[]).await?;
+        let store_views = stores.read_model("store_views", &[]).await?;
         let projections = Projections::new(vec![
             Arc::new(ProductsProjection(product_views.clone())),
             Arc::new(StoresProjection(store_views.clone())),

@@ -31,6 +31,7 @@ pub fn router(purchases: Purchases, idempotency_store: Arc<dyn IdempotencyStore>
                 .get(list),
         )
         .route("/purchases/{id}", get(get_one))
+        .route("/admin/rebuild-read-models", post(rebuild))
         .with_state(purchases)
 }
 
@@ -51,6 +52,11 @@ async fn list(
     let list = DocumentList::parse(params, "purchased_at")?;
     let page = p.list(&list.query).await?;
     Ok(ok(&list.body(page)))
+}
+
+async fn rebuild(State(p): State<Purchases>) -> Result<Response, ApiError> {
+    let n = p.rebuild_read_models().await?;
+    Ok(ok(&serde_json::json!({"rebuilt": {"purchases": n}})))
 }
 
 async fn get_one(State(p): State<Purchases>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -124,6 +124,18 @@ impl Purchases {
         Ok(())
     }
 
+    /// Rebuilds the purchases read model from the write side.
+    pub async fn rebuild_read_models(&self) -> Result<usize, ApiError> {
+        self.views.clear().await?;
+        erp_service::rebuild::replay(
+            self.store.as_ref(),
+            self.relay.projections(),
+            SOURCE,
+            Purchase::to_event,
+        )
+        .await
+    }
+
     /// A purchase from the read model.
     pub async fn get(&self, id: &PurchaseId) -> Result<Option<Purchase>, ApiError> {
         Ok(self.views.get(&id.to_string()).await?)

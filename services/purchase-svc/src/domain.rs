@@ -38,6 +38,19 @@ impl Purchase {
     }
 }
 
+impl Purchase {
+    /// The event that recorded this purchase, for rebuilding read models.
+    pub fn to_event(&self) -> PurchaseCompleted {
+        PurchaseCompleted {
+            purchase_id: self.id,
+            store_id: self.store_id.clone(),
+            purchased_at: self.purchased_at,
+            lines: self.lines.iter().map(LineView::to_event_line).collect(),
+            supplier: self.supplier.clone(),
+        }
+    }
+}
+
 /// Record a purchase.
 #[derive(Debug, Clone)]
 pub struct RecordPurchase {

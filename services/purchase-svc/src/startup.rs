@@ -36,7 +36,12 @@ impl Application {
     /// Builds the service on `bus`, with the store chosen by `config`.
     pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let stores = Stores::open(&config.common, &config.database).await?;
-        let views = stores.read_model("purchase_views");
+        let views = stores
+            .read_model(
+                "purchase_views",
+                &["purchased_at", "total", "store_id", "lines.product_id"],
+            )
+            .await?;
         let projections = Projections::new(vec![Arc::new(PurchasesProjection(views.clone()))]);
         let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
         let purchases = Purchases {

@@ -33,6 +33,7 @@ pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Rou
         )
         .route("/sales/summary", get(summary))
         .route("/sales/{id}", get(get_one))
+        .route("/admin/rebuild-read-models", post(rebuild))
         .with_state(sales)
 }
 
@@ -65,6 +66,11 @@ async fn summary(
     q.finish()?;
     let product = product.expect("finish() fails when product_id is missing or bad");
     Ok(ok(&s.summary(product, from, to).await?))
+}
+
+async fn rebuild(State(s): State<Sales>) -> Result<Response, ApiError> {
+    let n = s.rebuild_read_models().await?;
+    Ok(ok(&serde_json::json!({"rebuilt": {"sales": n}})))
 }
 
 async fn get_one(State(s): State<Sales>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -148,6 +148,19 @@ impl Sales {
         Ok(())
     }
 
+    /// Rebuilds the sales and sale-lines read models from the write side.
+    pub async fn rebuild_read_models(&self) -> Result<usize, ApiError> {
+        self.views.clear().await?;
+        self.lines.clear().await?;
+        erp_service::rebuild::replay(
+            self.store.as_ref(),
+            self.relay.projections(),
+            SOURCE,
+            Sale::to_event,
+        )
+        .await
+    }
+
     /// A sale from the read model.
     pub async fn get(&self, id: &SaleId) -> Result<Option<Sale>, ApiError> {
         Ok(self.views.get(&id.to_string()).await?)

@@ -38,6 +38,19 @@ impl Sale {
     }
 }
 
+impl Sale {
+    /// The event that recorded this sale, for rebuilding read models.
+    pub fn to_event(&self) -> SaleCompleted {
+        SaleCompleted {
+            sale_id: self.id,
+            store_id: self.store_id.clone(),
+            sold_at: self.sold_at,
+            lines: self.lines.iter().map(LineView::to_event_line).collect(),
+            customer: self.customer.clone(),
+        }
+    }
+}
+
 /// Record a sale.
 #[derive(Debug, Clone)]
 pub struct RecordSale {

@@ -39,8 +39,15 @@ impl Application {
     /// Builds the service on `bus`, with the store chosen by `config`.
     pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
         let stores = Stores::open(&config.common, &config.database).await?;
-        let views = stores.read_model("sale_views");
-        let lines = stores.read_model("sale_lines");
+        let views = stores
+            .read_model(
+                "sale_views",
+                &["sold_at", "total", "store_id", "lines.product_id"],
+            )
+            .await?;
+        let lines = stores
+            .read_model("sale_lines", &["product_id", "sold_at"])
+            .await?;
         let projections = Projections::new(vec![
             Arc::new(SalesProjection(views.clone())),
             Arc::new(SaleLinesProjection(lines.clone())),

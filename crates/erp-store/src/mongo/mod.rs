@@ -91,6 +91,26 @@ impl MongoStore {
         MongoReadModel::new(self.db.collection(collection))
     }
 
+    /// A read model in `collection` with an ascending index on each of
+    /// `indexed` (created idempotently; an index that exists is kept).
+    pub async fn read_model_indexed<V>(
+        &self,
+        collection: &str,
+        indexed: &[&str],
+    ) -> Result<MongoReadModel<V>, StoreError> {
+        let c = self.db.collection::<mongodb::bson::Document>(collection);
+        for field in indexed {
+            c.create_index(
+                mongodb::IndexModel::builder()
+                    .keys(doc! {*field: 1})
+                    .build(),
+            )
+            .await
+            .map_err(unavailable)?;
+        }
+        Ok(MongoReadModel::new(c))
+    }
+
     /// Idempotency records in collection `idempotency`.
     pub fn idempotency(&self, lease: Duration) -> MongoIdempotency {
         MongoIdempotency::new(self.db.collection("idempotency"), lease)

@@ -134,3 +134,10 @@ pub(super) async fn get_store(
     let store = inv.store(&sid).await?.ok_or_else(not_found)?;
     Ok(ok(&store))
 }
+
+pub(super) async fn rebuild(State(inv): State<Inventory>) -> Result<Response, ApiError> {
+    let (products, stores) = inv.rebuild_read_models().await?;
+    Ok(ok(
+        &serde_json::json!({"rebuilt": {"products": products, "stores": stores}}),
+    ))
+}

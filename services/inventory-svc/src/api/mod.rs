@@ -34,6 +34,7 @@ pub fn router(inventory: Inventory, idempotency_store: Arc<dyn IdempotencyStore>
                 .get(catalog::list_stores),
         )
         .route("/stores/{id}", get(catalog::get_store))
+        .route("/admin/rebuild-read-models", post(catalog::rebuild))
         .route("/stock", get(stock::list_levels))
         .route("/stock/{store_id}/{product_id}", get(stock::get_level))
         .route(
