@@ -1,11 +1,35 @@
 //! # erp-resilience
 //!
-//! **Not implemented yet** (tracked by the resilience issue): retry with
-//! backoff, jitter, deadline and budget; a circuit breaker with bounded
-//! half-open probes; both as `tower` layers.
+//! Resilience for outbound calls, as `tower` layers usable on hyper/reqwest
+//! style HTTP clients and on tonic channels.
 //!
-//! Until then the services wrap their inventory clients in
-//! `tower::timeout::Timeout` only, at one place each:
-//! `purchase_svc::inventory_client::InventoryClient::connect` (gRPC) and
-//! `sales_svc::inventory_client::StockClient::new` (REST). The new layers
-//! will be added there.
+//! | module | what |
+//! |---|---|
+//! | [`breaker`] | [`CircuitBreakerLayer`]: closed → open on a failure ratio over a sliding window (with a minimum of calls), fails fast while open with the remaining open time, half-open admits at most *k* probes however many callers race, state-change hooks, readable state and counters |
+//! | [`retry`] | [`RetryPolicy`], a `tower::retry::Policy` for HTTP: exponential backoff with full jitter, attempt limit, a retry budget, `Retry-After`, a classifier (connect errors, timeouts, 429/502/503/504; never other 4xx), the attempt number in `x-retry-attempt`, and non-idempotent requests retried only with an `Idempotency-Key` |
+//! | [`backoff`] | the jittered exponential backoff both use |
+//!
+//! Timeouts are tower's own `tower::timeout::TimeoutLayer`; a typical
+//! stack, outermost first:
+//!
+//! ```text
+//! Timeout(overall deadline) → Retry(RetryPolicy) → Timeout(per attempt) → client   (REST)
+//! CircuitBreaker → Timeout(per call) → tonic Channel                                 (gRPC)
+//! ```
+//!
+//! Defaults follow the design: retry at most 4 attempts, backoff from 50 ms
+//! capped at 1 s, 500 ms per attempt, 3 s overall; breaker window 10 s with
+//! at least 5 calls, opens at 50 % failures, for 15 s, 1 half-open probe.
+
+pub mod backoff;
+pub mod breaker;
+pub mod retry;
+
+pub use breaker::{
+    BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker, CircuitBreakerLayer, Classify,
+};
+pub use retry::{RetryConfig, RetryPolicy};
+
+/// The error type of the layers: whatever the inner service failed with, or
+/// a layer's own error such as [`BreakerOpen`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

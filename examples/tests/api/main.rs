@@ -5,4 +5,5 @@
 mod flow;
 mod helpers;
 mod purchases;
+mod resilience;
 mod sales;

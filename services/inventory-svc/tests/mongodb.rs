@@ -68,8 +68,8 @@ async fn on_hand(ledger: &MongoStockLedger, product: &str) -> i64 {
 #[tokio::test]
 async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
     let m = movement(&[("a", 5), ("b", 2), ("c", 1)]);
-    // Writes: 1 movement insert, 3 level updates, 1 completion.
-    for crash_at in 1..=5 {
+    // Writes: 3 level updates, then the movement insert.
+    for crash_at in 1..=4 {
         let db = fresh_db().await;
         let ledger = MongoStockLedger::new(db.database()).await.unwrap();
         let crashing = ledger.clone().crashing_at_write(crash_at);

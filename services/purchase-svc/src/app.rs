@@ -80,7 +80,7 @@ impl Purchases {
                     "inventory_unavailable",
                     "inventory cannot be reached to check this purchase; retry later",
                 )
-                .with_retry_after(1)
+                .with_retry_after(e.retry_after_secs)
             })?;
         if !check.store_known {
             return Err(ApiError::new(

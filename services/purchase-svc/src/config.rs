@@ -22,6 +22,9 @@ pub struct Config {
     /// Timeout of each gRPC call to inventory, in milliseconds.
     #[arg(long, env = "ERP_INVENTORY_TIMEOUT_MS", default_value_t = 1000)]
     pub inventory_timeout_ms: u64,
+    /// How long the circuit breaker stays open, in milliseconds.
+    #[arg(long, env = "ERP_BREAKER_OPEN_MS", default_value_t = 15_000)]
+    pub breaker_open_ms: u64,
     /// Database name (with `--store mongodb`).
     #[arg(long, env = "ERP_DATABASE", default_value = "purchase")]
     pub database: String,
@@ -37,8 +40,17 @@ impl Config {
             http_addr,
             inventory_grpc,
             inventory_timeout_ms: 1000,
+            breaker_open_ms: 15_000,
             database: "purchase".into(),
             common: CommonArgs::in_memory(),
+        }
+    }
+
+    /// The breaker settings: design §8 defaults with the configured open time.
+    pub fn breaker(&self) -> erp_resilience::BreakerConfig {
+        erp_resilience::BreakerConfig {
+            open_for: Duration::from_millis(self.breaker_open_ms),
+            ..erp_resilience::BreakerConfig::default()
         }
     }
 

@@ -1,10 +1,14 @@
 //! purchase-svc → inventory over gRPC. Every call passes through the tower
-//! stack built in [`InventoryClient::connect`]: the one place where the
-//! timeout (and, with the resilience issue, the circuit breaker) wraps it.
+//! stack built in [`InventoryClient::connect`]: a circuit breaker around a
+//! per-call timeout around the channel, so timeouts count as failures and an
+//! open breaker answers at once without touching the network.
 
 use std::time::Duration;
 
 use erp_core::{EventLine, ProductId, StoreId};
+use erp_resilience::{
+    BreakerConfig, BreakerOpen, CircuitBreaker, CircuitBreakerLayer, breaker::GrpcFailures,
+};
 use proto::erp::inventory::v1::{CheckPurchaseRequest, PurchaseLine, inventory_client};
 use tonic::transport::{Channel, Endpoint};
 use tower::ServiceBuilder;
@@ -12,12 +16,17 @@ use tower::ServiceBuilder;
 /// The transport every call goes through. A concrete stack rather than a
 /// boxed service: tonic's generated client over a boxed service trips a
 /// higher-ranked lifetime error inside axum handlers.
-type GrpcTransport = tower::timeout::Timeout<Channel>;
+type GrpcTransport = CircuitBreaker<tower::timeout::Timeout<Channel>, GrpcFailures>;
 
-/// Inventory could not answer (down, too slow, or failing).
+/// Inventory could not answer (down, too slow, failing, or the breaker is open).
 #[derive(Debug, thiserror::Error)]
-#[error("inventory is unavailable: {0}")]
-pub struct InventoryUnavailable(pub String);
+#[error("inventory is unavailable: {reason}")]
+pub struct InventoryUnavailable {
+    /// What happened, for logs.
+    pub reason: String,
+    /// When to try again, in whole seconds (≥ 1).
+    pub retry_after_secs: u64,
+}
 
 /// What inventory said about a purchase.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +52,16 @@ pub struct InventoryClient {
 impl InventoryClient {
     /// A client for `url` (e.g. `http://127.0.0.1:50051`). Connects lazily,
     /// so the service starts while inventory is still down.
-    pub fn connect(url: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn connect(url: &str, timeout: Duration, breaker: BreakerConfig) -> anyhow::Result<Self> {
         let channel: Channel = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(timeout)
             .connect_lazy();
         let transport = ServiceBuilder::new()
+            .layer(CircuitBreakerLayer::new(
+                "inventory-grpc",
+                breaker,
+                GrpcFailures,
+            ))
             .layer(tower::timeout::TimeoutLayer::new(timeout))
             .service(channel);
         Ok(Self {
@@ -81,14 +95,20 @@ impl InventoryClient {
         >,
     ) -> Result<PurchaseCheck, InventoryUnavailable> {
         let answer = result
-            .map_err(|s| InventoryUnavailable(format!("{:?}: {}", s.code(), s.message())))?
+            .map_err(|s| InventoryUnavailable {
+                reason: format!("{:?}: {}", s.code(), s.message()),
+                retry_after_secs: BreakerOpen::find(&s).map_or(1, BreakerOpen::retry_after_secs),
+            })?
             .into_inner();
         let unknown_products = answer
             .unknown_products
             .iter()
             .map(|p| ProductId::parse(p))
             .collect::<Result<_, _>>()
-            .map_err(|e| InventoryUnavailable(format!("inventory sent a bad product id: {e}")))?;
+            .map_err(|e| InventoryUnavailable {
+                reason: format!("inventory sent a bad product id: {e}"),
+                retry_after_secs: 1,
+            })?;
         Ok(PurchaseCheck {
             store_known: answer.store_known,
             unknown_products,

@@ -47,8 +47,12 @@ impl Application {
         let purchases = Purchases {
             store: stores.write_store("purchases"),
             views,
-            inventory: InventoryClient::connect(&config.inventory_grpc, config.inventory_timeout())
-                .context("inventory gRPC endpoint")?,
+            inventory: InventoryClient::connect(
+                &config.inventory_grpc,
+                config.inventory_timeout(),
+                config.breaker(),
+            )
+            .context("inventory gRPC endpoint")?,
             relay: relay.handle(),
         };
         // The broker is optional for readiness: the outbox keeps accepted

@@ -19,9 +19,12 @@ pub struct Config {
         default_value = "http://127.0.0.1:8083"
     )]
     pub inventory_url: String,
-    /// Timeout of each REST call to inventory, in milliseconds.
+    /// Timeout of each attempt of a REST call to inventory, in milliseconds.
     #[arg(long, env = "ERP_INVENTORY_TIMEOUT_MS", default_value_t = 500)]
     pub inventory_timeout_ms: u64,
+    /// Time all attempts of one call may take together, in milliseconds.
+    #[arg(long, env = "ERP_INVENTORY_DEADLINE_MS", default_value_t = 3_000)]
+    pub inventory_deadline_ms: u64,
     /// Database name (with `--store mongodb`).
     #[arg(long, env = "ERP_DATABASE", default_value = "sales")]
     pub database: String,
@@ -37,13 +40,18 @@ impl Config {
             http_addr,
             inventory_url,
             inventory_timeout_ms: 500,
+            inventory_deadline_ms: 3_000,
             database: "sales".into(),
             common: CommonArgs::in_memory(),
         }
     }
 
-    /// The per-call timeout.
-    pub fn inventory_timeout(&self) -> Duration {
-        Duration::from_millis(self.inventory_timeout_ms)
+    /// The retry settings: design §8 defaults with the configured timeouts.
+    pub fn retry(&self) -> erp_resilience::RetryConfig {
+        erp_resilience::RetryConfig {
+            per_attempt: Duration::from_millis(self.inventory_timeout_ms),
+            deadline: Duration::from_millis(self.inventory_deadline_ms),
+            ..erp_resilience::RetryConfig::default()
+        }
     }
 }

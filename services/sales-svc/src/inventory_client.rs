@@ -1,20 +1,19 @@
 //! sales-svc → inventory over REST (`GET /stock/{store_id}/{product_id}`).
 //! Every call passes through the tower stack built in [`StockClient::new`]:
-//! the one place where the timeout (and, with the resilience issue, the
-//! retry policy) wraps the HTTP client.
-
-use std::time::Duration;
+//! an overall deadline around the retry policy around a per-attempt timeout
+//! around the HTTP client.
 
 use bytes::Bytes;
 use erp_core::{ProductId, StoreId};
+use erp_resilience::{RetryConfig, RetryPolicy, retry::ATTEMPT_HEADER};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use tower::{ServiceBuilder, ServiceExt, timeout::Timeout};
+use tower::{ServiceBuilder, ServiceExt, retry::Retry, timeout::Timeout};
 
-type HttpTransport = Timeout<Client<HttpConnector, Empty<Bytes>>>;
+type HttpTransport = Timeout<Retry<RetryPolicy, Timeout<Client<HttpConnector, Empty<Bytes>>>>>;
 
 /// Inventory could not answer (down, too slow, or failing).
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +39,20 @@ pub struct StockClient {
 }
 
 impl StockClient {
-    /// A client for inventory at `base_url` (e.g. `http://127.0.0.1:8083`).
-    pub fn new(base_url: &str, timeout: Duration) -> Self {
+    /// A client for inventory at `base_url` (e.g. `http://127.0.0.1:8083`)
+    /// with the retry settings of `retry` (design §8 by default).
+    pub fn new(base_url: &str, retry: RetryConfig) -> Self {
         let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
+        connector.set_connect_timeout(Some(retry.per_attempt));
         let client = Client::builder(TokioExecutor::new()).build(connector);
+        let transport = ServiceBuilder::new()
+            .timeout(retry.deadline)
+            .retry(RetryPolicy::new(retry))
+            .timeout(retry.per_attempt)
+            .service(client);
         Self {
             base: base_url.trim_end_matches('/').to_owned(),
-            transport: ServiceBuilder::new().timeout(timeout).service(client),
+            transport,
         }
     }
 
@@ -61,6 +66,7 @@ impl StockClient {
         // Ids match [A-Za-z0-9._-], so they need no percent-encoding.
         let uri = format!("{}/stock/{store}/{product}", self.base);
         let request = http::Request::get(uri)
+            .header(ATTEMPT_HEADER, "1")
             .body(Empty::new())
             .map_err(|e| unavailable(&e))?;
         let response = self

@@ -57,7 +57,7 @@ impl Application {
             store: stores.write_store("sales"),
             views,
             lines,
-            inventory: StockClient::new(&config.inventory_url, config.inventory_timeout()),
+            inventory: StockClient::new(&config.inventory_url, config.retry()),
             relay: relay.handle(),
         };
         // The broker is optional for readiness: the outbox keeps accepted
