@@ -91,6 +91,13 @@ impl CommonArgs {
         }
     }
 
+    /// The `--api-token`, if set and not empty.
+    pub fn token(&self) -> Option<crate::auth::ApiToken> {
+        self.api_token
+            .as_deref()
+            .and_then(crate::auth::ApiToken::new)
+    }
+
     /// The bus selected by `--bus`.
     pub async fn connect_bus(&self) -> anyhow::Result<Arc<dyn EventBus>> {
         match self.bus {

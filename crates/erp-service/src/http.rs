@@ -21,7 +21,15 @@ use crate::ApiError;
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// Adds fallbacks and the standard layers. Call last, on the full router.
-pub fn finish(router: Router) -> Router {
+/// With a token, write routes require it (reads and health stay open).
+pub fn finish(router: Router, token: Option<crate::auth::ApiToken>) -> Router {
+    let router = match token {
+        Some(token) => router.layer(axum::middleware::from_fn_with_state(
+            token,
+            crate::auth::require_token,
+        )),
+        None => router,
+    };
     router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {

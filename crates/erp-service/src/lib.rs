@@ -5,6 +5,7 @@
 //!
 //! | module | job |
 //! |---|---|
+//! | [`auth`] | `--api-token`: bearer token on write routes, constant-time compare |
 //! | [`error`] | [`ApiError`]: the contract's JSON error body with the right status |
 //! | [`body`] | [`JsonBody`]: reads a request body (64 KiB limit → 413, bad JSON → 400) |
 //! | [`fields`] | reading JSON fields while collecting every problem (→ 422) |
@@ -19,6 +20,7 @@
 //! | [`stores`] | the store adapters `--store` selects, behind one type |
 //! | [`runtime`] | running a service's HTTP server and outbox relay until shutdown |
 
+pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;

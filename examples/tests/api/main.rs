@@ -2,6 +2,7 @@
 //! `all-in-one` starts them, and driven only over HTTP, as an outside client
 //! would.
 
+mod auth;
 mod flow;
 mod helpers;
 mod purchases;

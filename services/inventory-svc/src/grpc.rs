@@ -14,9 +14,27 @@ use crate::app::{Inventory, InventoryError};
 #[derive(Debug, Clone)]
 pub struct InventoryGrpc(Inventory);
 
-/// The gRPC server for `inventory`.
-pub fn server(inventory: Inventory) -> InventoryServer<InventoryGrpc> {
-    InventoryServer::new(InventoryGrpc(inventory))
+/// The gRPC server for `inventory`. With a token, every call must carry
+/// `authorization: Bearer <token>` metadata (Unauthenticated otherwise).
+pub fn server(
+    inventory: Inventory,
+    token: Option<erp_service::auth::ApiToken>,
+) -> tonic::service::interceptor::InterceptedService<
+    InventoryServer<InventoryGrpc>,
+    impl tonic::service::Interceptor + Clone,
+> {
+    InventoryServer::with_interceptor(InventoryGrpc(inventory), move |req: Request<()>| {
+        let Some(token) = &token else { return Ok(req) };
+        let presented = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+        if presented.is_some_and(|t| token.matches(t)) {
+            Ok(req)
+        } else {
+            Err(Status::unauthenticated("missing or wrong bearer token"))
+        }
+    })
 }
 
 impl From<InventoryError> for Status {

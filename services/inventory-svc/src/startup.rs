@@ -42,6 +42,7 @@ pub struct Application {
     inventory: Inventory,
     relay: OutboxRelay,
     consumer: SubscriptionHandle,
+    token: Option<erp_service::auth::ApiToken>,
 }
 
 impl std::fmt::Debug for Application {
@@ -94,6 +95,7 @@ impl Application {
         let router = erp_service::http::finish(
             api::router(inventory.clone(), stores.idempotency())
                 .merge(erp_service::health::routes(health)),
+            config.common.token(),
         );
 
         let http = TcpListener::bind(config.http_addr)
@@ -109,6 +111,7 @@ impl Application {
             inventory,
             relay,
             consumer,
+            token: config.common.token(),
         })
     }
 
@@ -136,7 +139,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc_service = grpc::server(self.inventory.clone());
+        let grpc_service = grpc::server(self.inventory.clone(), self.token.clone());
         let grpc_listener = self.grpc;
         let result = erp_service::runtime::run(
             self.http,

@@ -47,12 +47,18 @@ pub struct PurchaseCheck {
 #[derive(Debug, Clone)]
 pub struct InventoryClient {
     inner: inventory_client::InventoryClient<GrpcTransport>,
+    token: Option<erp_service::auth::ApiToken>,
 }
 
 impl InventoryClient {
     /// A client for `url` (e.g. `http://127.0.0.1:50051`). Connects lazily,
     /// so the service starts while inventory is still down.
-    pub fn connect(url: &str, timeout: Duration, breaker: BreakerConfig) -> anyhow::Result<Self> {
+    pub fn connect(
+        url: &str,
+        timeout: Duration,
+        breaker: BreakerConfig,
+        token: Option<erp_service::auth::ApiToken>,
+    ) -> anyhow::Result<Self> {
         let channel: Channel = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(timeout)
             .connect_lazy();
@@ -66,6 +72,7 @@ impl InventoryClient {
             .service(channel);
         Ok(Self {
             inner: inventory_client::InventoryClient::new(transport),
+            token,
         })
     }
 
@@ -85,6 +92,12 @@ impl InventoryClient {
                 })
                 .collect(),
         };
+        let mut request = tonic::Request::new(request);
+        if let Some(token) = &self.token {
+            if let Ok(v) = tonic::metadata::MetadataValue::try_from(token.bearer().as_bytes()) {
+                request.metadata_mut().insert("authorization", v);
+            }
+        }
         Self::answer(self.inner.clone().check_purchase(request).await)
     }
 

@@ -51,6 +51,7 @@ impl Application {
                 &config.inventory_grpc,
                 config.inventory_timeout(),
                 config.breaker(),
+                config.common.token(),
             )
             .context("inventory gRPC endpoint")?,
             relay: relay.handle(),
@@ -63,6 +64,7 @@ impl Application {
                 .with(FnCheck::new("bus", false, move || bus.status().connected));
         let router = erp_service::http::finish(
             api::router(purchases, stores.idempotency()).merge(erp_service::health::routes(health)),
+            config.common.token(),
         );
         let http = TcpListener::bind(config.http_addr)
             .await

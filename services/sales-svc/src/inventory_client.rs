@@ -36,12 +36,17 @@ pub enum Stock {
 pub struct StockClient {
     base: String,
     transport: HttpTransport,
+    token: Option<erp_service::auth::ApiToken>,
 }
 
 impl StockClient {
     /// A client for inventory at `base_url` (e.g. `http://127.0.0.1:8083`)
     /// with the retry settings of `retry` (design §8 by default).
-    pub fn new(base_url: &str, retry: RetryConfig) -> Self {
+    pub fn new(
+        base_url: &str,
+        retry: RetryConfig,
+        token: Option<erp_service::auth::ApiToken>,
+    ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(retry.per_attempt));
         let client = Client::builder(TokioExecutor::new()).build(connector);
@@ -53,6 +58,7 @@ impl StockClient {
         Self {
             base: base_url.trim_end_matches('/').to_owned(),
             transport,
+            token,
         }
     }
 
@@ -65,10 +71,11 @@ impl StockClient {
         let unavailable = |e: &dyn std::fmt::Display| InventoryUnavailable(e.to_string());
         // Ids match [A-Za-z0-9._-], so they need no percent-encoding.
         let uri = format!("{}/stock/{store}/{product}", self.base);
-        let request = http::Request::get(uri)
-            .header(ATTEMPT_HEADER, "1")
-            .body(Empty::new())
-            .map_err(|e| unavailable(&e))?;
+        let mut request = http::Request::get(uri).header(ATTEMPT_HEADER, "1");
+        if let Some(token) = &self.token {
+            request = request.header(http::header::AUTHORIZATION, token.bearer());
+        }
+        let request = request.body(Empty::new()).map_err(|e| unavailable(&e))?;
         let response = self
             .transport
             .clone()

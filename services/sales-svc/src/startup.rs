@@ -57,7 +57,11 @@ impl Application {
             store: stores.write_store("sales"),
             views,
             lines,
-            inventory: StockClient::new(&config.inventory_url, config.retry()),
+            inventory: StockClient::new(
+                &config.inventory_url,
+                config.retry(),
+                config.common.token(),
+            ),
             relay: relay.handle(),
         };
         // The broker is optional for readiness: the outbox keeps accepted
@@ -68,6 +72,7 @@ impl Application {
                 .with(FnCheck::new("bus", false, move || bus.status().connected));
         let router = erp_service::http::finish(
             api::router(sales, stores.idempotency()).merge(erp_service::health::routes(health)),
+            config.common.token(),
         );
         let http = TcpListener::bind(config.http_addr)
             .await
