@@ -139,3 +139,16 @@ pub trait EventBus: Send + Sync + 'static {
     /// Whether the bus is connected now.
     fn status(&self) -> BusStatus;
 }
+
+/// Counts one settled delivery: `erp_events_consumed_total`, plus
+/// `erp_events_retried_total` or `erp_events_dead_lettered_total`.
+/// Adapters call it once per delivery, after the handler answered.
+pub(crate) fn record_disposition(queue: &str, disposition: &Disposition, dead_lettered: bool) {
+    let queue = queue.to_owned();
+    metrics::counter!("erp_events_consumed_total", "queue" => queue.clone()).increment(1);
+    if dead_lettered {
+        metrics::counter!("erp_events_dead_lettered_total", "queue" => queue).increment(1);
+    } else if matches!(disposition, Disposition::Retry { .. }) {
+        metrics::counter!("erp_events_retried_total", "queue" => queue).increment(1);
+    }
+}

@@ -162,11 +162,18 @@ impl OutboxRelay {
                     failure = Some(RelayError::Bus(e));
                     break;
                 }
+                metrics::counter!("erp_events_published_total", "event_type" => record.envelope.event_type.clone())
+                    .increment(1);
             }
             done.push(record.id());
         }
         if !done.is_empty() {
             self.outbox.mark_sent(&done).await?;
+        }
+        if !records.is_empty() || failure.is_some() {
+            if let Ok(backlog) = self.outbox.backlog().await {
+                metrics::gauge!("erp_outbox_backlog").set(backlog as f64);
+            }
         }
         match failure {
             Some(e) => Err(e),

@@ -20,9 +20,23 @@ use crate::ApiError;
 /// The header carrying the request (correlation) id.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Adds fallbacks and the standard layers. Call last, on the full router.
-/// With a token, write routes require it (reads and health stay open).
-pub fn finish(router: Router, token: Option<crate::auth::ApiToken>) -> Router {
+/// Adds `/metrics`, fallbacks and the standard layers. Call last, on the
+/// full router. With a token, write routes require it (reads, health and
+/// metrics stay open). `service` labels the metrics.
+pub fn finish(
+    router: Router,
+    service: &'static str,
+    token: Option<crate::auth::ApiToken>,
+) -> Router {
+    // Install the recorder now: metrics recorded before it exists are lost.
+    crate::metrics::handle();
+    let router =
+        router
+            .merge(crate::metrics::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                service,
+                crate::metrics::track,
+            ));
     let router = match token {
         Some(token) => router.layer(axum::middleware::from_fn_with_state(
             token,

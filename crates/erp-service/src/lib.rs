@@ -10,6 +10,7 @@
 //! | [`body`] | [`JsonBody`]: reads a request body (64 KiB limit → 413, bad JSON → 400) |
 //! | [`fields`] | reading JSON fields while collecting every problem (→ 422) |
 //! | [`rebuild`] | rebuilding read models from the write side (`POST /admin/rebuild-read-models`) |
+//! | [`metrics`] | `GET /metrics` (Prometheus) and request counting by route template |
 //! | [`list`] | paging, ordering and date-range query parameters (→ 400) |
 //! | [`idempotency`] | the `Idempotency-Key` middleware for creating POSTs |
 //! | [`health`] | `/health/live` and `/health/ready` with per-dependency detail |
@@ -29,6 +30,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod list;
+pub mod metrics;
 pub mod rebuild;
 pub mod runtime;
 pub mod stores;

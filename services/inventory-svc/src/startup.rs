@@ -95,6 +95,7 @@ impl Application {
         let router = erp_service::http::finish(
             api::router(inventory.clone(), stores.idempotency())
                 .merge(erp_service::health::routes(health)),
+            "inventory-svc",
             config.common.token(),
         );
 

@@ -64,6 +64,7 @@ impl Application {
                 .with(FnCheck::new("bus", false, move || bus.status().connected));
         let router = erp_service::http::finish(
             api::router(purchases, stores.idempotency()).merge(erp_service::health::routes(health)),
+            "purchase-svc",
             config.common.token(),
         );
         let http = TcpListener::bind(config.http_addr)

@@ -49,6 +49,7 @@ impl Default for MemoryBus {
 
 #[derive(Debug)]
 struct Queue {
+    name: String,
     bindings: Mutex<Vec<String>>,
     tx: mpsc::UnboundedSender<Delivery>,
     // A tokio mutex because a consumer holds it across `recv().await`: the
@@ -96,6 +97,7 @@ impl MemoryBus {
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::unbounded_channel();
                 Arc::new(Queue {
+                    name: subscription.queue.clone(),
                     bindings: Mutex::default(),
                     tx,
                     rx: tokio::sync::Mutex::new(rx),
@@ -284,6 +286,9 @@ async fn consume(
 }
 
 fn settle(queue: &Queue, mut delivery: Delivery, disposition: Disposition, max_attempts: u32) {
+    let dead = matches!(disposition, Disposition::DeadLetter { .. })
+        || (matches!(disposition, Disposition::Retry { .. }) && delivery.attempt >= max_attempts);
+    crate::port::record_disposition(&queue.name, &disposition, dead);
     let dead_letter = |delivery: Delivery, reason: String| {
         tracing::warn!(message_id = ?delivery.message_id, %reason, "dead-lettered");
         let attempts = delivery.attempt;

@@ -176,6 +176,10 @@ async fn process(
         .catch_unwind()
         .await
         .unwrap_or_else(|_| Disposition::retry(Duration::ZERO, "the handler panicked"));
+    let dead = matches!(disposition, Disposition::DeadLetter { .. })
+        || (matches!(disposition, Disposition::Retry { .. })
+            && delivery.attempt >= sub.max_attempts);
+    crate::port::record_disposition(&sub.queue, &disposition, dead);
     let forwarded = match disposition {
         Disposition::Ack => Ok(()),
         Disposition::Retry { after, reason } if delivery.attempt < sub.max_attempts => {

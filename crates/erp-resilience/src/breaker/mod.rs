@@ -61,6 +61,14 @@ impl<C> Shared<C> {
     fn announce(&self, transition: Option<BreakerState>) {
         if let Some(state) = transition {
             self.transitions.fetch_add(1, Ordering::Relaxed);
+            let (value, to) = match state {
+                BreakerState::Closed => (0.0, "closed"),
+                BreakerState::HalfOpen => (1.0, "half_open"),
+                BreakerState::Open { .. } => (2.0, "open"),
+            };
+            metrics::gauge!("erp_breaker_state", "breaker" => self.name).set(value);
+            metrics::counter!("erp_breaker_transitions_total", "breaker" => self.name, "to" => to)
+                .increment(1);
             tracing::info!(breaker = self.name, ?state, "circuit breaker changed state");
             if let Some(hook) = &self.on_transition {
                 hook(state);

@@ -146,6 +146,7 @@ impl<B: Clone, Rb> Policy<Request<B>, Response<Rb>, BoxError> for RetryPolicy {
         req.headers_mut()
             .insert(ATTEMPT_HEADER, HeaderValue::from(self.retries + 1));
         tracing::debug!(attempt = self.retries + 1, ?delay, "retrying");
+        metrics::counter!("erp_retry_attempts_total").increment(1);
         Some(tokio::time::sleep(delay))
     }
 

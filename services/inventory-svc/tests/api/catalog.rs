@@ -291,3 +291,46 @@ async fn health_routes_answer() {
     assert_eq!(b["checks"]["consumer"]["status"], "up");
     assert_eq!(b["checks"]["bus"]["status"], "up");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_events_by_queue() {
+    let app = spawn_app().await;
+    app.product("metric-p1").await;
+    assert_eq!(app.get("/products/metric-p1").await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/products/metric-nope").await.0,
+        StatusCode::NOT_FOUND
+    );
+    app.publish(&crate::helpers::purchase(
+        "main",
+        vec![crate::helpers::line("metric-p1", 1)],
+    ))
+    .await;
+    app.wait_on_hand("main", "metric-p1", 1).await;
+    let r = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("http_request_duration_seconds_bucket")
+                && l.contains(r#"route="/products/{id}""#)
+                && l.contains(r#"status="404""#)),
+        "latency histogram by route template:\n{text}"
+    );
+    assert!(!text.contains("metric-p1"), "raw paths never become labels");
+    assert!(
+        text.contains(r#"erp_events_consumed_total{queue="inventory.stock"}"#),
+        "{text}"
+    );
+}
