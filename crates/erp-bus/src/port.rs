@@ -152,3 +152,18 @@ pub(crate) fn record_disposition(queue: &str, disposition: &Disposition, dead_le
         metrics::counter!("erp_events_retried_total", "queue" => queue).increment(1);
     }
 }
+
+/// The span a delivery is handled in: queue, message id, correlation id and
+/// attempt, so a handler's logs join the request that caused the event.
+pub(crate) fn message_span(queue: &str, delivery: &crate::Delivery) -> tracing::Span {
+    tracing::info_span!(
+        "message",
+        queue,
+        message_id = delivery.message_id.as_deref().unwrap_or(""),
+        correlation_id = delivery
+            .headers
+            .get(crate::CORRELATION_HEADER)
+            .map_or("", String::as_str),
+        attempt = delivery.attempt,
+    )
+}

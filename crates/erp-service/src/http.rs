@@ -11,7 +11,7 @@ use axum::{
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tower_http::{
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
@@ -19,6 +19,24 @@ use crate::ApiError;
 
 /// The header carrying the request (correlation) id.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// The longest a request may run on the server. Above every outbound
+/// deadline (1 s gRPC, 3 s REST), so it only cuts requests that hang.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Ends a request that runs past [`REQUEST_TIMEOUT`] with a JSON 503.
+async fn deadline(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            "the request took too long; retry later",
+        )
+        .with_retry_after(1)
+        .into_response(),
+    }
+}
 
 /// Adds `/metrics`, fallbacks and the standard layers. Call last, on the
 /// full router. With a token, write routes require it (reads, health and
@@ -53,10 +71,31 @@ pub fn finish(
                 "this route does not accept that method",
             )
         })
+        .layer(axum::middleware::from_fn(deadline))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         // Outermost, so the id exists before tracing and handlers run.
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(CorrelationIds))
+}
+
+/// Makes the request id of a request that has no `x-request-id`: the trace
+/// id of its W3C `traceparent` when it has one (so our logs join the
+/// caller's trace), else a fresh UUID v7.
+#[derive(Debug, Clone, Copy)]
+pub struct CorrelationIds;
+
+impl MakeRequestId for CorrelationIds {
+    fn make_request_id<B>(&mut self, request: &http::Request<B>) -> Option<RequestId> {
+        let from_trace = request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|tp| tp.split('-').nth(1))
+            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_owned);
+        let id = from_trace.unwrap_or_else(|| erp_core::EventId::new().to_string());
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
 }
 
 /// The correlation id of a request: its `x-request-id` (set by [`finish`]

@@ -68,6 +68,7 @@ impl Stores {
     where
         T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
     {
+        let _ = collection;
         match self {
             Self::Memory(outbox) => Arc::new(MemoryWriteStore::new(outbox.clone())),
             #[cfg(feature = "mongodb")]

@@ -290,3 +290,48 @@ async fn an_unreachable_inventory_gives_503_with_retry_after() {
         "no internals in the body: {b}"
     );
 }
+
+#[tokio::test]
+async fn the_request_id_becomes_the_events_correlation_id() {
+    use async_trait::async_trait;
+    use erp_bus::{Delivery, Disposition, EventBus, MessageHandler, Subscription};
+
+    struct Tap(tokio::sync::mpsc::UnboundedSender<Delivery>);
+    #[async_trait]
+    impl MessageHandler for Tap {
+        async fn handle(&self, d: &Delivery) -> Disposition {
+            let _ = self.0.send(d.clone());
+            Disposition::Ack
+        }
+    }
+    let bus = MemoryBus::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _tap = bus
+        .subscribe(Subscription::new("test.tap", &["purchase.completed"]), Arc::new(Tap(tx)))
+        .await
+        .unwrap();
+    let shared: Arc<dyn EventBus> = Arc::new(bus);
+    let system = erp_examples::System::start_on(erp_examples::Ports::ephemeral(), || shared.clone()).await.unwrap();
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("http://{}/products", system.ports.inventory))
+        .json(&json!({"id": "a", "name": "A", "unit": "pcs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = c
+        .post(format!("http://{}/purchases", system.ports.purchase))
+        .header("x-request-id", "corr-777")
+        .json(&trade("main", &[("a", 1, 1)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["x-request-id"], "corr-777");
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    assert_eq!(event.headers["x-correlation-id"], "corr-777");
+    let envelope: serde_json::Value = serde_json::from_slice(&event.body).unwrap();
+    assert_eq!(envelope["correlation_id"], "corr-777");
+    assert!(event.headers["traceparent"].starts_with("00-"));
+}

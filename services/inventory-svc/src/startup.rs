@@ -148,6 +148,7 @@ impl Application {
             self.relay,
             |cancel| async move {
                 tonic::transport::Server::builder()
+                    .layer(tower_http::trace::TraceLayer::new_for_grpc())
                     .add_service(grpc_service)
                     .serve_with_incoming_shutdown(
                         tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),

@@ -39,7 +39,7 @@ impl Purchases {
         request: TradeRequest,
         correlation_id: &str,
     ) -> Result<Purchase, ApiError> {
-        self.check_with_inventory(&request).await?;
+        self.check_with_inventory(&request, correlation_id).await?;
         let id = PurchaseId::new();
         let events = PurchaseAggregate::default()
             .handle(RecordPurchase { id, request })
@@ -68,10 +68,10 @@ impl Purchases {
         Ok(purchase)
     }
 
-    async fn check_with_inventory(&self, request: &TradeRequest) -> Result<(), ApiError> {
+    async fn check_with_inventory(&self, request: &TradeRequest, correlation_id: &str) -> Result<(), ApiError> {
         let check = self
             .inventory
-            .check_purchase(&request.store_id, &request.lines)
+            .check_purchase(&request.store_id, &request.lines, correlation_id)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "inventory check failed");

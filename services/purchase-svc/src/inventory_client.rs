@@ -81,6 +81,7 @@ impl InventoryClient {
         &self,
         store: &StoreId,
         lines: &[EventLine],
+        correlation_id: &str,
     ) -> Result<PurchaseCheck, InventoryUnavailable> {
         let request = CheckPurchaseRequest {
             store_id: store.to_string(),
@@ -93,6 +94,9 @@ impl InventoryClient {
                 .collect(),
         };
         let mut request = tonic::Request::new(request);
+        if let Ok(id) = correlation_id.parse() {
+            request.metadata_mut().insert("x-request-id", id);
+        }
         if let Some(token) = &self.token {
             if let Ok(v) = tonic::metadata::MetadataValue::try_from(token.bearer().as_bytes()) {
                 request.metadata_mut().insert("authorization", v);

@@ -57,7 +57,7 @@ impl Sales {
         request: TradeRequest,
         correlation_id: &str,
     ) -> Result<Sale, ApiError> {
-        self.check_stock(&request).await?;
+        self.check_stock(&request, correlation_id).await?;
         let id = SaleId::new();
         let events = SaleAggregate::default()
             .handle(RecordSale { id, request })
@@ -87,12 +87,12 @@ impl Sales {
     }
 
     /// Advisory: stock may still change before `sale.completed` is applied.
-    async fn check_stock(&self, request: &TradeRequest) -> Result<(), ApiError> {
+    async fn check_stock(&self, request: &TradeRequest, correlation_id: &str) -> Result<(), ApiError> {
         let answers = join_all(
             request
                 .lines
                 .iter()
-                .map(|l| self.inventory.stock(&request.store_id, &l.product_id)),
+                .map(|l| self.inventory.stock(&request.store_id, &l.product_id, correlation_id)),
         )
         .await;
         let mut unknown_store = false;

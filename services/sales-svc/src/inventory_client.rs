@@ -67,11 +67,14 @@ impl StockClient {
         &self,
         store: &StoreId,
         product: &ProductId,
+        correlation_id: &str,
     ) -> Result<Stock, InventoryUnavailable> {
         let unavailable = |e: &dyn std::fmt::Display| InventoryUnavailable(e.to_string());
         // Ids match [A-Za-z0-9._-], so they need no percent-encoding.
         let uri = format!("{}/stock/{store}/{product}", self.base);
-        let mut request = http::Request::get(uri).header(ATTEMPT_HEADER, "1");
+        let mut request = http::Request::get(uri)
+            .header(ATTEMPT_HEADER, "1")
+            .header("x-request-id", correlation_id);
         if let Some(token) = &self.token {
             request = request.header(http::header::AUTHORIZATION, token.bearer());
         }

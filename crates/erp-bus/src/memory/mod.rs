@@ -264,7 +264,8 @@ async fn consume(
         }
         // A panicking handler must not kill the consumer: it counts as a
         // failed attempt, so a poison message ends in the dead-letter list.
-        let disposition = AssertUnwindSafe(handler.handle(&delivery))
+        let span = crate::port::message_span(&queue.name, &delivery);
+        let disposition = AssertUnwindSafe(tracing::Instrument::instrument(handler.handle(&delivery), span))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| {

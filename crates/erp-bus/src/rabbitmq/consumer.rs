@@ -172,7 +172,8 @@ async fn process(
 ) {
     let delivery = fields::delivery(&raw);
     // A panicking handler counts as a failed attempt; it never kills the consumer.
-    let disposition = AssertUnwindSafe(handler.handle(&delivery))
+    let span = crate::port::message_span(&sub.queue, &delivery);
+    let disposition = AssertUnwindSafe(tracing::Instrument::instrument(handler.handle(&delivery), span))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| Disposition::retry(Duration::ZERO, "the handler panicked"));
