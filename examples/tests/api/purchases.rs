@@ -307,11 +307,17 @@ async fn the_request_id_becomes_the_events_correlation_id() {
     let bus = MemoryBus::new();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let _tap = bus
-        .subscribe(Subscription::new("test.tap", &["purchase.completed"]), Arc::new(Tap(tx)))
+        .subscribe(
+            Subscription::new("test.tap", &["purchase.completed"]),
+            Arc::new(Tap(tx)),
+        )
         .await
         .unwrap();
     let shared: Arc<dyn EventBus> = Arc::new(bus);
-    let system = erp_examples::System::start_on(erp_examples::Ports::ephemeral(), || shared.clone()).await.unwrap();
+    let system =
+        erp_examples::System::start_on(erp_examples::Ports::ephemeral(), || shared.clone())
+            .await
+            .unwrap();
     let c = reqwest::Client::new();
     let r = c
         .post(format!("http://{}/products", system.ports.inventory))
@@ -329,7 +335,10 @@ async fn the_request_id_becomes_the_events_correlation_id() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()["x-request-id"], "corr-777");
-    let event = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(event.headers["x-correlation-id"], "corr-777");
     let envelope: serde_json::Value = serde_json::from_slice(&event.body).unwrap();
     assert_eq!(envelope["correlation_id"], "corr-777");

@@ -68,7 +68,11 @@ impl Purchases {
         Ok(purchase)
     }
 
-    async fn check_with_inventory(&self, request: &TradeRequest, correlation_id: &str) -> Result<(), ApiError> {
+    async fn check_with_inventory(
+        &self,
+        request: &TradeRequest,
+        correlation_id: &str,
+    ) -> Result<(), ApiError> {
         let check = self
             .inventory
             .check_purchase(&request.store_id, &request.lines, correlation_id)

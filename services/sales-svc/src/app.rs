@@ -87,13 +87,15 @@ impl Sales {
     }
 
     /// Advisory: stock may still change before `sale.completed` is applied.
-    async fn check_stock(&self, request: &TradeRequest, correlation_id: &str) -> Result<(), ApiError> {
-        let answers = join_all(
-            request
-                .lines
-                .iter()
-                .map(|l| self.inventory.stock(&request.store_id, &l.product_id, correlation_id)),
-        )
+    async fn check_stock(
+        &self,
+        request: &TradeRequest,
+        correlation_id: &str,
+    ) -> Result<(), ApiError> {
+        let answers = join_all(request.lines.iter().map(|l| {
+            self.inventory
+                .stock(&request.store_id, &l.product_id, correlation_id)
+        }))
         .await;
         let mut unknown_store = false;
         let mut unknown = Vec::new();

@@ -265,12 +265,13 @@ async fn consume(
         // A panicking handler must not kill the consumer: it counts as a
         // failed attempt, so a poison message ends in the dead-letter list.
         let span = crate::port::message_span(&queue.name, &delivery);
-        let disposition = AssertUnwindSafe(tracing::Instrument::instrument(handler.handle(&delivery), span))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| {
-                Disposition::retry(std::time::Duration::ZERO, "the handler panicked")
-            });
+        let disposition = AssertUnwindSafe(tracing::Instrument::instrument(
+            handler.handle(&delivery),
+            span,
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Disposition::retry(std::time::Duration::ZERO, "the handler panicked"));
         let ack_lost = !*bus.connected.borrow()
             || (disposition == Disposition::Ack
                 && lock(&bus.faults)

@@ -173,10 +173,13 @@ async fn process(
     let delivery = fields::delivery(&raw);
     // A panicking handler counts as a failed attempt; it never kills the consumer.
     let span = crate::port::message_span(&sub.queue, &delivery);
-    let disposition = AssertUnwindSafe(tracing::Instrument::instrument(handler.handle(&delivery), span))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| Disposition::retry(Duration::ZERO, "the handler panicked"));
+    let disposition = AssertUnwindSafe(tracing::Instrument::instrument(
+        handler.handle(&delivery),
+        span,
+    ))
+    .catch_unwind()
+    .await
+    .unwrap_or_else(|_| Disposition::retry(Duration::ZERO, "the handler panicked"));
     let dead = matches!(disposition, Disposition::DeadLetter { .. })
         || (matches!(disposition, Disposition::Retry { .. })
             && delivery.attempt >= sub.max_attempts);

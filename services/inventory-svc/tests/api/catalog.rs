@@ -339,16 +339,28 @@ async fn metrics_count_requests_by_route_template_and_events_by_queue() {
 async fn request_ids_are_echoed_taken_from_traceparent_or_minted() {
     let app = spawn_app().await;
     let url = format!("{}/stores", app.base);
-    let r = app.client.get(&url).header("x-request-id", "req-123").send().await.unwrap();
+    let r = app
+        .client
+        .get(&url)
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"], "req-123");
     let r = app
         .client
         .get(&url)
-        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["x-request-id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
     let r = app.client.get(&url).send().await.unwrap();
     let minted = r.headers()["x-request-id"].to_str().unwrap();
     assert_eq!(minted.len(), 36, "a UUID: {minted}");
