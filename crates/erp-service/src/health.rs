@@ -100,25 +100,32 @@ impl Health {
     }
 }
 
+/// The process answers.
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, description = "alive")))]
+pub async fn live() -> Json<Value> {
+    Json(json!({"status": "live"}))
+}
+
+/// Every required dependency answers; the body lists each one.
+#[utoipa::path(get, path = "/health/ready", tag = "health", responses(
+    (status = 200, description = "ready; body lists each dependency"),
+    (status = 503, description = "a required dependency is down"),
+))]
+pub async fn ready(State(h): State<Health>) -> (StatusCode, Json<Value>) {
+    let (ready, body) = h.report().await;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
 /// The two health routes.
 pub fn routes(health: Health) -> Router {
     Router::new()
-        .route(
-            "/health/live",
-            get(|| async { Json(json!({"status": "live"})) }),
-        )
-        .route(
-            "/health/ready",
-            get(|State(h): State<Health>| async move {
-                let (ready, body) = h.report().await;
-                let status = if ready {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
-                (status, Json(body))
-            }),
-        )
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
         .with_state(health)
 }
 

@@ -11,6 +11,7 @@
 //! | [`fields`] | reading JSON fields while collecting every problem (→ 422) |
 //! | [`rebuild`] | rebuilding read models from the write side (`POST /admin/rebuild-read-models`) |
 //! | [`metrics`] | `GET /metrics` (Prometheus) and request counting by route template |
+//! | [`openapi`] | shared OpenAPI schemas and `GET /openapi.json` |
 //! | [`list`] | paging, ordering and date-range query parameters (→ 400) |
 //! | [`idempotency`] | the `Idempotency-Key` middleware for creating POSTs |
 //! | [`health`] | `/health/live` and `/health/ready` with per-dependency detail |
@@ -31,6 +32,7 @@ pub mod http;
 pub mod idempotency;
 pub mod list;
 pub mod metrics;
+pub mod openapi;
 pub mod rebuild;
 pub mod runtime;
 pub mod stores;

@@ -39,18 +39,21 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// `GET /metrics` in the Prometheus text format.
-pub fn routes() -> Router {
-    Router::new().route(
-        "/metrics",
-        get(|| async {
-            (
-                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                handle().render(),
-            )
-                .into_response()
-        }),
+/// Metrics in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "observability", responses(
+    (status = 200, description = "Prometheus text exposition format", content_type = "text/plain")
+))]
+pub async fn render() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle().render(),
     )
+        .into_response()
+}
+
+/// `GET /metrics`.
+pub fn routes() -> Router {
+    Router::new().route("/metrics", get(render))
 }
 
 /// Counts (`http_requests_total`) and times (`http_request_duration_seconds`)

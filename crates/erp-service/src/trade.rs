@@ -107,15 +107,19 @@ fn parse_lines(p: &mut Problems, v: &Value) -> Option<Vec<EventLine>> {
 }
 
 /// A line as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineView {
     /// The product.
+    #[schema(value_type = String)]
     pub product_id: ProductId,
     /// Units.
+    #[schema(value_type = i64, minimum = 1)]
     pub quantity: Quantity,
     /// Price per unit, minor units.
+    #[schema(value_type = i64, minimum = 0)]
     pub unit_price: Money,
     /// quantity × unit_price.
+    #[schema(value_type = i64)]
     pub line_total: Money,
 }
 

@@ -5,6 +5,7 @@
 mod auth;
 mod flow;
 mod helpers;
+mod openapi;
 mod purchases;
 mod resilience;
 mod sales;

@@ -5,9 +5,10 @@ use erp_core::{Aggregate, DomainEvent, ProductId, StoreId};
 use serde::{Deserialize, Serialize};
 
 /// A product inventory keeps stock of.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Product {
     /// Its id.
+    #[schema(value_type = String)]
     pub id: ProductId,
     /// Display name.
     pub name: String,
@@ -16,9 +17,10 @@ pub struct Product {
 }
 
 /// A place that holds stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Store {
     /// Its id.
+    #[schema(value_type = String)]
     pub id: StoreId,
     /// Display name.
     pub name: String,

@@ -13,7 +13,7 @@ use erp_store::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// Why stock moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MovementKind {
     /// A purchase added stock.
@@ -40,9 +40,10 @@ pub struct Movement {
 }
 
 /// One row of the ledger, as `GET /stock/{store}/{product}/movements` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LedgerEntry {
     /// The event that moved stock.
+    #[schema(value_type = String)]
     pub event_id: EventId,
     /// Purchase or sale.
     pub kind: MovementKind,
@@ -51,6 +52,7 @@ pub struct LedgerEntry {
     /// Signed change.
     pub delta: i64,
     /// When it happened.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 

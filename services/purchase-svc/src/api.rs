@@ -11,6 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::PurchaseId;
+use erp_service::openapi::{ErrorBody, LineRequest};
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
@@ -18,6 +19,48 @@ use erp_service::{
     trade::{DocumentList, parse_request},
 };
 use erp_store::IdempotencyStore;
+
+use crate::domain::Purchase;
+
+/// `POST /purchases` body.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `parse_request` reads
+pub struct NewPurchase {
+    /// Default `main`.
+    store_id: Option<String>,
+    /// RFC 3339; default now.
+    purchased_at: Option<String>,
+    /// 1–200 characters.
+    supplier: Option<String>,
+    /// 1–100 lines, each product once.
+    lines: Vec<LineRequest>,
+}
+
+/// A page of purchases.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `DocumentList::body` writes
+pub struct PurchasePage {
+    items: Vec<Purchase>,
+    page: u64,
+    page_size: u64,
+    total_items: u64,
+}
+
+/// The OpenAPI document: purchase routes plus the common ones.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "purchase-svc"),
+    paths(create, list, get_one, rebuild),
+    components(schemas(Purchase, NewPurchase, PurchasePage, erp_service::trade::LineView))
+)]
+pub struct ApiDoc;
+
+/// The full document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    doc.merge(erp_service::openapi::common());
+    doc
+}
 
 use crate::app::Purchases;
 
@@ -33,8 +76,19 @@ pub fn router(purchases: Purchases, idempotency_store: Arc<dyn IdempotencyStore>
         .route("/purchases/{id}", get(get_one))
         .route("/admin/rebuild-read-models", post(rebuild))
         .with_state(purchases)
+        .merge(erp_service::openapi::routes(openapi()))
 }
 
+#[utoipa::path(post, path = "/purchases", tag = "purchases", request_body = NewPurchase,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    responses(
+        (status = 201, body = Purchase, description = "recorded; `Location` names it"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`store_capacity_exceeded`, or `idempotency_key_in_use`"),
+        (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), `unknown_product`, `unknown_store`, `idempotency_key_reused`"),
+        (status = 503, body = ErrorBody, description = "`inventory_unavailable`, with `Retry-After`"),
+    ))]
 async fn create(
     State(p): State<Purchases>,
     headers: HeaderMap,
@@ -45,6 +99,14 @@ async fn create(
     Ok(created(&format!("/purchases/{}", purchase.id), &purchase))
 }
 
+#[utoipa::path(get, path = "/purchases", tag = "purchases",
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query),
+        ("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query),
+        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500, default 50"),
+        ("sort" = Option<String>, Query, description = "purchased_at|total"), ("order" = Option<String>, Query, description = "asc|desc (default desc)"),
+    ),
+    responses((status = 200, body = PurchasePage), (status = 400, body = ErrorBody)))]
 async fn list(
     State(p): State<Purchases>,
     Query(params): Query<HashMap<String, String>>,
@@ -54,11 +116,15 @@ async fn list(
     Ok(ok(&list.body(page)))
 }
 
+#[utoipa::path(post, path = "/admin/rebuild-read-models", tag = "admin",
+    responses((status = 200, description = "how many purchases were replayed"), (status = 401, body = ErrorBody)))]
 async fn rebuild(State(p): State<Purchases>) -> Result<Response, ApiError> {
     let n = p.rebuild_read_models().await?;
     Ok(ok(&serde_json::json!({"rebuilt": {"purchases": n}})))
 }
 
+#[utoipa::path(get, path = "/purchases/{id}", tag = "purchases", params(("id" = String, Path)),
+    responses((status = 200, body = Purchase), (status = 404, body = ErrorBody)))]
 async fn get_one(State(p): State<Purchases>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no purchase {id}"));
     let pid = PurchaseId::parse(&id).map_err(|_| not_found())?;

@@ -6,19 +6,23 @@ use serde::{Deserialize, Serialize};
 
 /// A recorded purchase: the write model and, built by the projection from
 /// `purchase.completed`, the read model's view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Purchase {
     /// Its id.
+    #[schema(value_type = String)]
     pub id: PurchaseId,
     /// The receiving store.
+    #[schema(value_type = String)]
     pub store_id: StoreId,
     /// When it happened.
+    #[schema(value_type = String, format = DateTime)]
     pub purchased_at: Timestamp,
     /// Who sold to us.
     pub supplier: Option<String>,
     /// Lines with totals.
     pub lines: Vec<LineView>,
     /// Σ line totals.
+    #[schema(value_type = i64)]
     pub total: Money,
 }
 

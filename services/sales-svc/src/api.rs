@@ -11,6 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::{ProductId, SaleId};
+use erp_service::openapi::{ErrorBody, LineRequest};
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
@@ -19,6 +20,54 @@ use erp_service::{
     trade::{DocumentList, parse_request},
 };
 use erp_store::IdempotencyStore;
+
+use crate::domain::Sale;
+
+/// `POST /sales` body.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `parse_request` reads
+pub struct NewSale {
+    /// Default `main`.
+    store_id: Option<String>,
+    /// RFC 3339; default now.
+    sold_at: Option<String>,
+    /// 1–200 characters.
+    customer: Option<String>,
+    /// 1–100 lines, each product once.
+    lines: Vec<LineRequest>,
+}
+
+/// A page of sales.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `DocumentList::body` writes
+pub struct SalePage {
+    items: Vec<Sale>,
+    page: u64,
+    page_size: u64,
+    total_items: u64,
+}
+
+/// The OpenAPI document: sale routes plus the common ones.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "sales-svc"),
+    paths(create, list, get_one, rebuild, summary),
+    components(schemas(
+        Sale,
+        NewSale,
+        SalePage,
+        erp_service::trade::LineView,
+        crate::app::Summary
+    ))
+)]
+pub struct ApiDoc;
+
+/// The full document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    doc.merge(erp_service::openapi::common());
+    doc
+}
 
 use crate::app::Sales;
 
@@ -35,8 +84,19 @@ pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Rou
         .route("/sales/{id}", get(get_one))
         .route("/admin/rebuild-read-models", post(rebuild))
         .with_state(sales)
+        .merge(erp_service::openapi::routes(openapi()))
 }
 
+#[utoipa::path(post, path = "/sales", tag = "sales", request_body = NewSale,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    responses(
+        (status = 201, body = Sale, description = "recorded; `Location` names it"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`insufficient_stock` (a detail per short line), or `idempotency_key_in_use`"),
+        (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), `unknown_product`, `unknown_store`, `idempotency_key_reused`"),
+        (status = 503, body = ErrorBody, description = "`inventory_unavailable`, with `Retry-After`"),
+    ))]
 async fn create(
     State(s): State<Sales>,
     headers: HeaderMap,
@@ -47,6 +107,14 @@ async fn create(
     Ok(created(&format!("/sales/{}", sale.id), &sale))
 }
 
+#[utoipa::path(get, path = "/sales", tag = "sales",
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query),
+        ("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query),
+        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500, default 50"),
+        ("sort" = Option<String>, Query, description = "sold_at|total"), ("order" = Option<String>, Query, description = "asc|desc (default desc)"),
+    ),
+    responses((status = 200, body = SalePage), (status = 400, body = ErrorBody)))]
 async fn list(
     State(s): State<Sales>,
     Query(params): Query<HashMap<String, String>>,
@@ -56,6 +124,9 @@ async fn list(
     Ok(ok(&list.body(page)))
 }
 
+#[utoipa::path(get, path = "/sales/summary", tag = "sales",
+    params(("product_id" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, body = crate::app::Summary), (status = 400, body = ErrorBody)))]
 async fn summary(
     State(s): State<Sales>,
     Query(params): Query<HashMap<String, String>>,
@@ -68,11 +139,15 @@ async fn summary(
     Ok(ok(&s.summary(product, from, to).await?))
 }
 
+#[utoipa::path(post, path = "/admin/rebuild-read-models", tag = "admin",
+    responses((status = 200, description = "how many sales were replayed"), (status = 401, body = ErrorBody)))]
 async fn rebuild(State(s): State<Sales>) -> Result<Response, ApiError> {
     let n = s.rebuild_read_models().await?;
     Ok(ok(&serde_json::json!({"rebuilt": {"sales": n}})))
 }
 
+#[utoipa::path(get, path = "/sales/{id}", tag = "sales", params(("id" = String, Path)),
+    responses((status = 200, body = Sale), (status = 404, body = ErrorBody)))]
 async fn get_one(State(s): State<Sales>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no sale {id}"));
     let sid = SaleId::parse(&id).map_err(|_| not_found())?;

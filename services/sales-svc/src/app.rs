@@ -37,9 +37,10 @@ impl std::fmt::Debug for Sales {
 }
 
 /// `GET /sales/summary` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     /// The product.
+    #[schema(value_type = String)]
     pub product_id: ProductId,
     /// Units sold.
     pub quantity: i64,

@@ -6,19 +6,23 @@ use serde::{Deserialize, Serialize};
 
 /// A recorded sale: the write model and, built by the projection from
 /// `sale.completed`, the read model's view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sale {
     /// Its id.
+    #[schema(value_type = String)]
     pub id: SaleId,
     /// The selling store.
+    #[schema(value_type = String)]
     pub store_id: StoreId,
     /// When it happened.
+    #[schema(value_type = String, format = DateTime)]
     pub sold_at: Timestamp,
     /// Who bought.
     pub customer: Option<String>,
     /// Lines with totals.
     pub lines: Vec<LineView>,
     /// Σ line totals.
+    #[schema(value_type = i64)]
     pub total: Money,
 }
 

@@ -15,10 +15,39 @@ use erp_service::{
     list::ListQuery,
 };
 
+use erp_service::openapi::ErrorBody;
+
 use crate::{
     app::Inventory,
     catalog::{Product, Store},
 };
+
+/// `POST /products` body.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `parse_product` reads
+pub(super) struct NewProduct {
+    /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
+    id: String,
+    /// 1–200 characters.
+    name: String,
+    /// 1–32 characters.
+    unit: String,
+}
+
+/// `POST /stores` body.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `parse_store` reads
+pub(super) struct NewStore {
+    /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
+    id: String,
+    /// 1–200 characters.
+    name: String,
+    /// 1–200 characters.
+    manager: String,
+    /// Total units the store may hold, ≥ 1; absent = unlimited.
+    #[schema(minimum = 1)]
+    capacity: Option<i64>,
+}
 
 const NAME_MAX: usize = 200;
 const UNIT_MAX: usize = 32;
@@ -73,6 +102,13 @@ fn parse_store(body: &JsonBody) -> Result<Store, ApiError> {
     Ok(p.finish(store)?)
 }
 
+#[utoipa::path(post, path = "/products", tag = "products", request_body = NewProduct,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    responses(
+        (status = 201, body = Product, description = "registered; `Location` names it"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "`product_already_exists`"),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
 pub(super) async fn create_product(
     State(inv): State<Inventory>,
     headers: HeaderMap,
@@ -84,6 +120,9 @@ pub(super) async fn create_product(
     Ok(created(&format!("/products/{}", product.id), &product))
 }
 
+#[utoipa::path(get, path = "/products", tag = "products",
+    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Vec<Product>, description = "every product by id, or one page when asked"), (status = 400, body = ErrorBody)))]
 pub(super) async fn list_products(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
@@ -94,6 +133,8 @@ pub(super) async fn list_products(
     Ok(ok(&paging.slice(inv.products().await?)))
 }
 
+#[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = String, Path)),
+    responses((status = 200, body = Product), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_product(
     State(inv): State<Inventory>,
     Path(id): Path<String>,
@@ -104,6 +145,12 @@ pub(super) async fn get_product(
     Ok(ok(&product))
 }
 
+#[utoipa::path(post, path = "/stores", tag = "stores", request_body = NewStore,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    responses(
+        (status = 201, body = Store), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`store_already_exists`"), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
 pub(super) async fn create_store(
     State(inv): State<Inventory>,
     headers: HeaderMap,
@@ -115,6 +162,9 @@ pub(super) async fn create_store(
     Ok(created(&format!("/stores/{}", store.id), &store))
 }
 
+#[utoipa::path(get, path = "/stores", tag = "stores",
+    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Vec<Store>), (status = 400, body = ErrorBody)))]
 pub(super) async fn list_stores(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
@@ -125,6 +175,8 @@ pub(super) async fn list_stores(
     Ok(ok(&paging.slice(inv.stores().await?)))
 }
 
+#[utoipa::path(get, path = "/stores/{id}", tag = "stores", params(("id" = String, Path)),
+    responses((status = 200, body = Store), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_store(
     State(inv): State<Inventory>,
     Path(id): Path<String>,
@@ -135,6 +187,8 @@ pub(super) async fn get_store(
     Ok(ok(&store))
 }
 
+#[utoipa::path(post, path = "/admin/rebuild-read-models", tag = "admin",
+    responses((status = 200, description = "`{\"rebuilt\": {\"products\": n, \"stores\": n}}`"), (status = 401, body = ErrorBody)))]
 pub(super) async fn rebuild(State(inv): State<Inventory>) -> Result<Response, ApiError> {
     let (products, stores) = inv.rebuild_read_models().await?;
     Ok(ok(

@@ -16,6 +16,44 @@ use erp_store::IdempotencyStore;
 
 use crate::app::{Inventory, InventoryError};
 
+/// The OpenAPI document of inventory's REST API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "inventory-svc",
+        description = "Products, stores, stock levels and the movements ledger."
+    ),
+    paths(
+        catalog::create_product,
+        catalog::list_products,
+        catalog::get_product,
+        catalog::create_store,
+        catalog::list_stores,
+        catalog::get_store,
+        catalog::rebuild,
+        stock::list_levels,
+        stock::get_level,
+        stock::list_movements,
+    ),
+    components(schemas(
+        crate::catalog::Product,
+        crate::catalog::Store,
+        catalog::NewProduct,
+        catalog::NewStore,
+        stock::StockRow,
+        stock::StockOnHand,
+        crate::stock::LedgerEntry,
+    ))
+)]
+pub struct ApiDoc;
+
+/// The full document: inventory's routes plus the common ones.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    doc.merge(erp_service::openapi::common());
+    doc
+}
+
 /// The inventory routes (without health and the shared layers).
 pub fn router(inventory: Inventory, idempotency_store: Arc<dyn IdempotencyStore>) -> Router {
     let idem = || from_fn_with_state(idempotency_store.clone(), idempotency);
@@ -42,6 +80,7 @@ pub fn router(inventory: Inventory, idempotency_store: Arc<dyn IdempotencyStore>
             get(stock::list_movements),
         )
         .with_state(inventory)
+        .merge(erp_service::openapi::routes(openapi()))
 }
 
 impl From<InventoryError> for ApiError {

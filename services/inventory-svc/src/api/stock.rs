@@ -10,7 +10,31 @@ use erp_core::{ProductId, StoreId};
 use erp_service::{ApiError, http::ok, list::ListQuery};
 use serde_json::json;
 
-use crate::app::Inventory;
+use erp_service::openapi::ErrorBody;
+
+use crate::{app::Inventory, stock::LedgerEntry};
+
+/// A row of `GET /stock`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `list_levels` writes
+pub(super) struct StockRow {
+    store_id: String,
+    product_id: String,
+    /// Negative when sales outran stock.
+    on_hand: i64,
+    /// `on_hand < 0`.
+    oversold: bool,
+    updated_at: String,
+}
+
+/// `GET /stock/{store_id}/{product_id}`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON `get_level` writes
+pub(super) struct StockOnHand {
+    store_id: String,
+    product_id: String,
+    on_hand: i64,
+}
 
 fn parse_pair(store_id: &str, product_id: &str) -> Result<(StoreId, ProductId), ApiError> {
     let store = StoreId::parse(store_id)
@@ -20,6 +44,9 @@ fn parse_pair(store_id: &str, product_id: &str) -> Result<(StoreId, ProductId), 
     Ok((store, product))
 }
 
+#[utoipa::path(get, path = "/stock", tag = "stock",
+    params(("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query)),
+    responses((status = 200, body = Vec<StockRow>, description = "every (store, product) that has moved"), (status = 400, body = ErrorBody)))]
 pub(super) async fn list_levels(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
@@ -45,6 +72,9 @@ pub(super) async fn list_levels(
     Ok(ok(&paging.slice(rows)))
 }
 
+#[utoipa::path(get, path = "/stock/{store_id}/{product_id}", tag = "stock",
+    params(("store_id" = String, Path), ("product_id" = String, Path)),
+    responses((status = 200, body = StockOnHand, description = "0 for a known product that never moved"), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_level(
     State(inv): State<Inventory>,
     Path((store_id, product_id)): Path<(String, String)>,
@@ -56,6 +86,9 @@ pub(super) async fn get_level(
     ))
 }
 
+#[utoipa::path(get, path = "/stock/{store_id}/{product_id}/movements", tag = "stock",
+    params(("store_id" = String, Path), ("product_id" = String, Path)),
+    responses((status = 200, body = Vec<LedgerEntry>), (status = 404, body = ErrorBody)))]
 pub(super) async fn list_movements(
     State(inv): State<Inventory>,
     Path((store_id, product_id)): Path<(String, String)>,
