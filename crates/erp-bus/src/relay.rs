@@ -74,6 +74,56 @@ impl RelayHandle {
     }
 }
 
+/// Who raises events, and why: the envelope fields a command fills in.
+#[derive(Debug, Clone, Copy)]
+pub struct EventOrigin<'a> {
+    /// The service, e.g. `purchase-svc`.
+    pub source: &'a str,
+    /// The request's correlation id (also the causation id of a command).
+    pub correlation_id: &'a str,
+    /// Whether the relay publishes the events on the bus, or only feeds them
+    /// to the service's own projections.
+    pub publish: bool,
+}
+
+impl RelayHandle {
+    /// Inserts a new aggregate with the events that created it, in one
+    /// write, then projects them at once and wakes the relay: the transactional
+    /// outbox as one call.
+    pub async fn insert_with_events<T, E>(
+        &self,
+        store: &dyn erp_store::WriteStore<T>,
+        id: &str,
+        state: T,
+        events: Vec<E>,
+        origin: EventOrigin<'_>,
+    ) -> Result<(), StoreError>
+    where
+        T: Send + Sync + 'static,
+        E: erp_core::DomainEvent,
+    {
+        let records: Vec<_> = events
+            .into_iter()
+            .map(|e| {
+                let envelope = erp_core::EventEnvelope::new(
+                    e,
+                    origin.source,
+                    origin.correlation_id,
+                    origin.correlation_id,
+                )
+                .into_raw();
+                erp_store::OutboxRecord {
+                    envelope,
+                    publish: origin.publish,
+                }
+            })
+            .collect();
+        store.insert(id, state, records.clone()).await?;
+        self.committed(&records).await;
+        Ok(())
+    }
+}
+
 /// Moves events from an outbox to projections and the bus.
 pub struct OutboxRelay {
     outbox: Arc<dyn Outbox>,

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use erp_bus::relay::RelayHandle;
-use erp_core::{Aggregate, DomainEvent, EventEnvelope, ProductId, Quantity, StoreId};
-use erp_store::{OutboxRecord, ReadModel, StoreError, ViewQuery, WriteStore};
+use erp_bus::relay::{EventOrigin, RelayHandle};
+use erp_core::{Aggregate, ProductId, Quantity, StoreId};
+use erp_store::{ReadModel, StoreError, ViewQuery, WriteStore};
 
 use crate::{
     catalog::{CatalogError, Product, ProductAggregate, Store, StoreAggregate},
@@ -30,6 +30,14 @@ pub enum InventoryError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A lost race to insert the same id is a duplicate, like the check before it.
+fn already_exists_or(e: StoreError, what: &'static str) -> InventoryError {
+    match e {
+        StoreError::Conflict(_) => InventoryError::AlreadyExists(what),
+        other => other.into(),
+    }
 }
 
 /// Everything inventory's adapters need, wired together.
@@ -64,15 +72,13 @@ pub struct PurchaseCheck {
     pub capacity_ok: bool,
 }
 
-fn records<E: DomainEvent>(events: Vec<E>, correlation_id: &str) -> Vec<OutboxRecord> {
-    events
-        .into_iter()
-        .map(|e| {
-            OutboxRecord::local(
-                EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw(),
-            )
-        })
-        .collect()
+/// Catalog events only feed inventory's own read models.
+fn local(correlation_id: &str) -> EventOrigin<'_> {
+    EventOrigin {
+        source: SOURCE,
+        correlation_id,
+        publish: false,
+    }
 }
 
 impl Inventory {
@@ -90,16 +96,16 @@ impl Inventory {
         let state = ProductAggregate::replay(&events)
             .0
             .expect("registration sets the product");
-        let records = records(events, correlation_id);
-        match self
-            .products
-            .insert(id.as_str(), state.clone(), records.clone())
+        self.relay
+            .insert_with_events(
+                self.products.as_ref(),
+                id.as_str(),
+                state.clone(),
+                events,
+                local(correlation_id),
+            )
             .await
-        {
-            Err(StoreError::Conflict(_)) => return Err(InventoryError::AlreadyExists("product")),
-            other => other?,
-        }
-        self.relay.committed(&records).await;
+            .map_err(|e| already_exists_or(e, "product"))?;
         Ok(state)
     }
 
@@ -117,16 +123,16 @@ impl Inventory {
         let state = StoreAggregate::replay(&events)
             .0
             .expect("opening sets the store");
-        let records = records(events, correlation_id);
-        match self
-            .stores
-            .insert(id.as_str(), state.clone(), records.clone())
+        self.relay
+            .insert_with_events(
+                self.stores.as_ref(),
+                id.as_str(),
+                state.clone(),
+                events,
+                local(correlation_id),
+            )
             .await
-        {
-            Err(StoreError::Conflict(_)) => return Err(InventoryError::AlreadyExists("store")),
-            other => other?,
-        }
-        self.relay.committed(&records).await;
+            .map_err(|e| already_exists_or(e, "store"))?;
         Ok(state)
     }
 

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use erp_bus::relay::RelayHandle;
-use erp_core::{Aggregate, EventEnvelope, PurchaseId};
+use erp_bus::relay::{EventOrigin, RelayHandle};
+use erp_core::{Aggregate, PurchaseId};
 use erp_service::{ApiError, trade::TradeRequest};
-use erp_store::{OutboxRecord, Page, ReadModel, ViewQuery, WriteStore};
+use erp_store::{Page, ReadModel, ViewQuery, WriteStore};
 
 use crate::{
     domain::{Purchase, PurchaseAggregate, RecordPurchase},
@@ -53,18 +53,20 @@ impl Purchases {
         let purchase = PurchaseAggregate::replay(&events)
             .0
             .expect("recording sets the purchase");
-        let records: Vec<_> = events
-            .into_iter()
-            .map(|e| {
-                OutboxRecord::published(
-                    EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw(),
-                )
-            })
-            .collect();
-        self.store
-            .insert(&id.to_string(), purchase.clone(), records.clone())
+        let origin = EventOrigin {
+            source: SOURCE,
+            correlation_id,
+            publish: true,
+        };
+        self.relay
+            .insert_with_events(
+                self.store.as_ref(),
+                &id.to_string(),
+                purchase.clone(),
+                events,
+                origin,
+            )
             .await?;
-        self.relay.committed(&records).await;
         Ok(purchase)
     }
 

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use erp_bus::relay::RelayHandle;
-use erp_core::{Aggregate, EventEnvelope, FieldProblem, ProductId, SaleId, Timestamp};
+use erp_bus::relay::{EventOrigin, RelayHandle};
+use erp_core::{Aggregate, FieldProblem, ProductId, SaleId, Timestamp};
 use erp_service::{ApiError, trade::TradeRequest};
-use erp_store::{Filter, OutboxRecord, Page, ReadModel, ViewQuery, WriteStore};
+use erp_store::{Filter, Page, ReadModel, ViewQuery, WriteStore};
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
@@ -72,18 +72,20 @@ impl Sales {
         let sale = SaleAggregate::replay(&events)
             .0
             .expect("recording sets the sale");
-        let records: Vec<_> = events
-            .into_iter()
-            .map(|e| {
-                OutboxRecord::published(
-                    EventEnvelope::new(e, SOURCE, correlation_id, correlation_id).into_raw(),
-                )
-            })
-            .collect();
-        self.store
-            .insert(&id.to_string(), sale.clone(), records.clone())
+        let origin = EventOrigin {
+            source: SOURCE,
+            correlation_id,
+            publish: true,
+        };
+        self.relay
+            .insert_with_events(
+                self.store.as_ref(),
+                &id.to_string(),
+                sale.clone(),
+                events,
+                origin,
+            )
             .await?;
-        self.relay.committed(&records).await;
         Ok(sale)
     }
 
