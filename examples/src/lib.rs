@@ -85,7 +85,7 @@ impl System {
         .context("starting inventory-svc")?;
         let inventory_http = loopback(inventory.http_addr());
         let inventory_grpc = loopback(inventory.grpc_addr());
-        let purchase = purchase_svc::startup::Application::build(
+        let purchase = purchase_svc::startup::build(
             &purchase_svc::config::Config::in_memory(
                 ports.purchase,
                 format!("http://{inventory_grpc}"),
@@ -94,7 +94,7 @@ impl System {
         )
         .await
         .context("starting purchase-svc")?;
-        let sales = sales_svc::startup::Application::build(
+        let sales = sales_svc::startup::build(
             &sales_svc::config::Config::in_memory(ports.sales, format!("http://{inventory_http}")),
             bus(),
         )

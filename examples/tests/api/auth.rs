@@ -20,16 +20,14 @@ async fn service_to_service_calls_carry_the_token() {
     tokio::spawn(inventory.run_until_stopped(std::future::pending()));
     let mut p_config = purchase_svc::config::Config::in_memory(any, format!("http://{inv_grpc}"));
     p_config.common.api_token = token.clone();
-    let purchase = purchase_svc::startup::Application::build(&p_config, bus.clone())
+    let purchase = purchase_svc::startup::build(&p_config, bus.clone())
         .await
         .unwrap();
     let p_url = format!("http://{}/purchases", purchase.http_addr());
     tokio::spawn(purchase.run_until_stopped(std::future::pending()));
     let mut s_config = sales_svc::config::Config::in_memory(any, format!("http://{inv_http}"));
     s_config.common.api_token = token;
-    let sales = sales_svc::startup::Application::build(&s_config, bus)
-        .await
-        .unwrap();
+    let sales = sales_svc::startup::build(&s_config, bus).await.unwrap();
     let s_url = format!("http://{}/sales", sales.http_addr());
     tokio::spawn(sales.run_until_stopped(std::future::pending()));
 

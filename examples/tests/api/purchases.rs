@@ -261,7 +261,7 @@ async fn an_unreachable_inventory_gives_503_with_retry_after() {
         "127.0.0.1:0".parse().unwrap(),
         format!("http://{}", dead_port()),
     );
-    let app = purchase_svc::startup::Application::build(&config, Arc::new(MemoryBus::new()))
+    let app = purchase_svc::startup::build(&config, Arc::new(MemoryBus::new()))
         .await
         .unwrap();
     let url = format!("http://{}/purchases", app.http_addr());

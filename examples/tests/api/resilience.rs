@@ -38,7 +38,7 @@ async fn purchase_app(inventory_grpc: String, breaker_open_ms: u64) -> String {
     let mut config =
         purchase_svc::config::Config::in_memory("127.0.0.1:0".parse().unwrap(), inventory_grpc);
     config.breaker_open_ms = breaker_open_ms;
-    let app = purchase_svc::startup::Application::build(&config, Arc::new(MemoryBus::new()))
+    let app = purchase_svc::startup::build(&config, Arc::new(MemoryBus::new()))
         .await
         .unwrap();
     let url = format!("http://{}/purchases", app.http_addr());
@@ -161,7 +161,7 @@ async fn a_sale_against_a_hung_inventory_is_retried_then_503_within_the_deadline
         "127.0.0.1:0".parse().unwrap(),
         format!("http://{hung}"),
     );
-    let app = sales_svc::startup::Application::build(&config, Arc::new(MemoryBus::new()))
+    let app = sales_svc::startup::build(&config, Arc::new(MemoryBus::new()))
         .await
         .unwrap();
     let url = format!("http://{}/sales", app.http_addr());

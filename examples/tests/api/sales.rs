@@ -153,7 +153,7 @@ async fn an_unreachable_inventory_gives_503_inventory_unavailable() {
         "127.0.0.1:0".parse().unwrap(),
         format!("http://{}", dead_port()),
     );
-    let app = sales_svc::startup::Application::build(&config, Arc::new(MemoryBus::new()))
+    let app = sales_svc::startup::build(&config, Arc::new(MemoryBus::new()))
         .await
         .unwrap();
     let url = format!("http://{}/sales", app.http_addr());

@@ -1,12 +1,12 @@
 use clap::Parser;
-use sales_svc::{config::Config, startup::Application};
+use sales_svc::{config::Config, startup};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     erp_service::telemetry::init(config.common.log_format);
     let bus = config.common.connect_bus().await?;
-    let app = Application::build(&config, bus).await?;
+    let app = startup::build(&config, bus).await?;
     tracing::info!(http = %app.http_addr(), "sales-svc started");
     app.run_until_stopped(erp_service::http::shutdown_signal())
         .await
