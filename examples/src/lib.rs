@@ -77,29 +77,59 @@ impl System {
         ports: Ports,
         bus: impl Fn() -> Arc<dyn EventBus>,
     ) -> anyhow::Result<Self> {
-        let inventory = inventory_svc::startup::Application::build(
-            &inventory_svc::config::Config::in_memory(ports.inventory, ports.inventory_grpc),
-            bus(),
-        )
-        .await
-        .context("starting inventory-svc")?;
+        Self::start_with(ports, bus, None).await
+    }
+
+    /// Like [`System::start_on`]; with `mongodb = Some((uri, prefix))` each
+    /// service stores in its own database `<prefix>_purchase`,
+    /// `<prefix>_sales`, `<prefix>_inventory` on that server.
+    pub async fn start_with(
+        ports: Ports,
+        bus: impl Fn() -> Arc<dyn EventBus>,
+        mongodb: Option<(&str, &str)>,
+    ) -> anyhow::Result<Self> {
+        let store =
+            |common: &mut erp_service::config::CommonArgs, database: &mut String, name: &str| {
+                if let Some((uri, prefix)) = mongodb {
+                    common.store = erp_service::config::StoreKind::Mongodb;
+                    common.mongodb_uri = uri.to_owned();
+                    *database = format!("{prefix}_{name}");
+                }
+            };
+        let mut inventory_config =
+            inventory_svc::config::Config::in_memory(ports.inventory, ports.inventory_grpc);
+        store(
+            &mut inventory_config.common,
+            &mut inventory_config.database,
+            "inventory",
+        );
+        let inventory = inventory_svc::startup::Application::build(&inventory_config, bus())
+            .await
+            .context("starting inventory-svc")?;
         let inventory_http = loopback(inventory.http_addr());
         let inventory_grpc = loopback(inventory.grpc_addr());
-        let purchase = purchase_svc::startup::build(
-            &purchase_svc::config::Config::in_memory(
-                ports.purchase,
-                format!("http://{inventory_grpc}"),
-            ),
-            bus(),
-        )
-        .await
-        .context("starting purchase-svc")?;
-        let sales = sales_svc::startup::build(
-            &sales_svc::config::Config::in_memory(ports.sales, format!("http://{inventory_http}")),
-            bus(),
-        )
-        .await
-        .context("starting sales-svc")?;
+        let mut purchase_config = purchase_svc::config::Config::in_memory(
+            ports.purchase,
+            format!("http://{inventory_grpc}"),
+        );
+        store(
+            &mut purchase_config.common,
+            &mut purchase_config.database,
+            "purchase",
+        );
+        let purchase = purchase_svc::startup::build(&purchase_config, bus())
+            .await
+            .context("starting purchase-svc")?;
+        let mut sales_config =
+            sales_svc::config::Config::in_memory(ports.sales, format!("http://{inventory_http}"));
+        store(
+            &mut sales_config.common,
+            &mut sales_config.database,
+            "sales",
+        );
+        let sales = sales_svc::startup::build(&sales_config, bus())
+            .await
+            .context("starting sales-svc")?;
         let bound = Ports {
             purchase: loopback(purchase.http_addr()),
             sales: loopback(sales.http_addr()),

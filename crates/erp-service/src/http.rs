@@ -72,6 +72,18 @@ pub fn finish(
             )
         })
         .layer(axum::middleware::from_fn(deadline))
+        // A panicking handler answers a JSON 500 that says nothing of the
+        // panic (its message may hold paths or data); the panic is logged.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                ApiError::internal(format!("handler panicked: {what}")).into_response()
+            },
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         // Outermost, so the id exists before tracing and handlers run.
@@ -153,4 +165,35 @@ pub async fn shutdown_signal() {
 /// 200 with a JSON body.
 pub fn ok(body: &impl Serialize) -> Response {
     Json(body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("secret /etc/passwd detail")
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_json_500_without_its_message() {
+        let app = finish(Router::new().route("/boom", get(boom)), "test", None);
+        let r = app
+            .oneshot(http::Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("internal_error"), "{text}");
+        assert!(
+            !text.contains("passwd") && !text.contains("secret"),
+            "{text}"
+        );
+    }
 }
