@@ -24,6 +24,11 @@ use inventory_svc::{
 };
 use serde_json::{Value, json};
 
+/// Tests that run inventory consumers on the shared `inventory.stock` queue
+/// take turns: a consumer of one test would take (and dead-letter, not
+/// knowing its products) the other test's events.
+static SHARED_QUEUE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn mongo_uri() -> String {
     std::env::var("ERP_TEST_MONGODB_URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
 }
@@ -68,8 +73,8 @@ async fn on_hand(ledger: &MongoStockLedger, product: &str) -> i64 {
 #[tokio::test]
 async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
     let m = movement(&[("a", 5), ("b", 2), ("c", 1)]);
-    // Writes: 3 level updates, then the movement insert.
-    for crash_at in 1..=4 {
+    // The ledger writes once per event (the movement insert); crash at it.
+    for crash_at in 1..=1 {
         let db = fresh_db().await;
         let ledger = MongoStockLedger::new(db.database()).await.unwrap();
         let crashing = ledger.clone().crashing_at_write(crash_at);
@@ -184,6 +189,7 @@ impl Drop for Service {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_database() {
+    let _turn = SHARED_QUEUE.lock().await;
     let db = fresh_db().await;
     let name = db.name().to_owned();
     let (http, grpc) = (free_port(), free_port());
@@ -266,7 +272,6 @@ async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_da
     for expected in [
         "product_views",
         "products",
-        "stock_levels",
         "stock_movements",
         "store_views",
         "stores",
@@ -277,5 +282,136 @@ async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_da
         );
     }
     drop(service);
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_queue_and_one_database_apply_each_event_once() {
+    let _turn = SHARED_QUEUE.lock().await;
+    use std::sync::Arc;
+
+    use inventory_svc::{config::Config, startup::Application};
+
+    let db = fresh_db().await;
+    let bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
+    assert!(
+        bus.wait_connected(Duration::from_secs(15)).await,
+        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
+    );
+    let mut bases = Vec::new();
+    for _ in 0..2 {
+        let any = "127.0.0.1:0".parse().unwrap();
+        let mut config = Config::in_memory(any, any);
+        config.common.store = erp_service::config::StoreKind::Mongodb;
+        config.common.mongodb_uri = mongo_uri();
+        config.database = db.name().to_owned();
+        let instance_bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
+        assert!(instance_bus.wait_connected(Duration::from_secs(15)).await);
+        let app = Application::build(&config, Arc::new(instance_bus))
+            .await
+            .unwrap();
+        bases.push(format!("http://{}", app.http_addr()));
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+    }
+    let c = reqwest::Client::new();
+    let product = format!("twin-{}", EventId::new().as_uuid().simple());
+    let r = c
+        .post(format!("{}/products", bases[0]))
+        .json(&json!({"id": product, "name": "T", "unit": "pcs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut expected = 0;
+    for q in 1..=30 {
+        expected += q;
+        let event = EventEnvelope::new(
+            PurchaseCompleted {
+                purchase_id: PurchaseId::new(),
+                store_id: StoreId::main(),
+                purchased_at: Timestamp::now(),
+                lines: vec![EventLine {
+                    product_id: ProductId::parse(&product).unwrap(),
+                    quantity: Quantity::new(q).unwrap(),
+                    unit_price: Money::from_minor(1).unwrap(),
+                }],
+                supplier: None,
+            },
+            "test",
+            "c",
+            "c",
+        );
+        let message = OutgoingMessage::from_envelope(&event.into_raw());
+        // Every event twice: a duplicate the two competing instances may
+        // both receive at the same time.
+        bus.publish_batch(vec![message.clone(), message])
+            .await
+            .into_iter()
+            .for_each(|r| r.unwrap());
+    }
+    let stock = format!("/stock/main/{product}");
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        last = c
+            .get(format!("{}{stock}", bases[1]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["on_hand"] == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if last["on_hand"] != expected {
+        let moves: Value = c
+            .get(format!("{}{stock}/movements", bases[1]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let dead = bus
+            .take_dead_letters("inventory.stock", 1000)
+            .await
+            .unwrap();
+        let reasons: Vec<_> = dead.iter().map(|d| d.reason.clone()).collect();
+        panic!(
+            "on_hand {} != {expected}; {} movements; dead letters {reasons:?}",
+            last["on_hand"],
+            moves.as_array().map_or(0, Vec::len)
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for base in &bases {
+        let b: Value = c
+            .get(format!("{base}{stock}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            b["on_hand"], expected,
+            "both instances read the one database"
+        );
+        let moves: Value = c
+            .get(format!("{base}{stock}/movements"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            moves.as_array().unwrap().len(),
+            30,
+            "one ledger row per event"
+        );
+    }
     db.drop_database().await.unwrap();
 }

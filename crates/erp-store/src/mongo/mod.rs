@@ -13,6 +13,17 @@
 //! transactions, change streams, the positional `$` operator, `$pull` with a
 //! condition, and `$group` with more than one accumulator (sums are computed
 //! while streaming a projected cursor instead).
+//!
+//! **FerretDB caveat:** FerretDB 1.24 on SQLite does not apply concurrent
+//! updates of one document atomically (8 writers × 50 `$inc` on one
+//! document ended at 54, not 400). Inserts with a unique `_id` stay safe.
+//! So correctness under concurrency rests on inserts here: idempotency
+//! claims and inventory's ledger are insert-only. [`WriteStore::update`]'s
+//! optimistic check (`version` in the filter) is exact on MongoDB but can
+//! let two racing updates both pass on FerretDB; the services never update
+//! an aggregate (purchases, sales, products and stores are write-once).
+//!
+//! [`WriteStore::update`]: crate::WriteStore::update
 
 mod idempotency;
 mod read;
