@@ -70,3 +70,73 @@ async fn rebuilt_read_models_equal_the_live_ones() {
         assert_eq!(sys.get(url).await, before, "{url} differs after a rebuild");
     }
 }
+
+#[tokio::test]
+async fn stock_is_conserved_purchased_minus_sold_equals_the_ledger() {
+    let sys = spawn().await;
+    let products = ["p1", "p2", "p3"];
+    for p in products {
+        sys.product(p).await;
+    }
+    // A fixed pseudo-random mix of purchases and sales (some refused for
+    // short stock), each touching one to three products.
+    let mut rng = fastrand::Rng::with_seed(11);
+    for _ in 0..40 {
+        let picked: Vec<_> = products.iter().filter(|_| rng.bool()).copied().collect();
+        if picked.is_empty() {
+            continue;
+        }
+        let lines: Vec<_> = picked.iter().map(|p| (*p, rng.i64(1..=9), 100)).collect();
+        let url = if rng.u8(0..3) == 0 {
+            &sys.sales
+        } else {
+            &sys.purchase
+        };
+        let path = if url == &sys.sales {
+            "sales"
+        } else {
+            "purchases"
+        };
+        let _ = sys
+            .post(
+                &format!("{url}/{path}"),
+                crate::helpers::trade("main", &lines),
+            )
+            .await;
+    }
+    for p in products {
+        let (_, purchases) = sys
+            .get(&format!(
+                "{}/purchases?product_id={p}&page_size=500",
+                sys.purchase
+            ))
+            .await;
+        let bought: i64 = purchases["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|doc| doc["lines"].as_array().unwrap().iter())
+            .filter(|l| l["product_id"] == p)
+            .map(|l| l["quantity"].as_i64().unwrap())
+            .sum();
+        let (_, summary) = sys
+            .get(&format!("{}/sales/summary?product_id={p}", sys.sales))
+            .await;
+        let sold = summary["quantity"].as_i64().unwrap();
+        sys.wait_on_hand("main", p, bought - sold).await;
+        let (_, moves) = sys
+            .get(&format!("{}/stock/main/{p}/movements", sys.inventory))
+            .await;
+        let ledger: i64 = moves
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["delta"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            ledger,
+            bought - sold,
+            "{p}: Σ ledger deltas = purchased − sold"
+        );
+    }
+}
