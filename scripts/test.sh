@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 scripts/rabbitmq.sh
 scripts/ferretdb.sh
 
-# Two cores: keep one build job per core and one target dir for the workspace.
+# Plain output in CI logs.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 cargo test --workspace --all-features --locked
 
 # The examples of each library crate must keep running, not only compiling.
-for example in domain bus store grpc; do
+for example in domain bus store grpc resilience; do
   cargo run --quiet --locked -p erp-examples --example "$example" >/dev/null
 done
 
