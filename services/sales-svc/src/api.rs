@@ -10,7 +10,7 @@ use axum::{
     response::Response,
     routing::{get, post},
 };
-use erp_core::{ProductId, SaleId};
+use erp_core::{ProductId, QueryHandler, SaleId};
 use erp_service::openapi::{ErrorBody, LineRequest};
 use erp_service::{
     ApiError, JsonBody,
@@ -69,7 +69,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-use crate::app::Sales;
+use crate::app::{Sales, SummaryQuery};
 
 /// The sales routes (without health and the shared layers).
 pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Router {
@@ -136,7 +136,7 @@ async fn summary(
     let (from, to) = q.range();
     q.finish()?;
     let product = product.expect("finish() fails when product_id is missing or bad");
-    Ok(ok(&s.summary(product, from, to).await?))
+    Ok(ok(&s.handle(SummaryQuery { product, from, to }).await?))
 }
 
 #[utoipa::path(post, path = "/admin/rebuild-read-models", tag = "admin",

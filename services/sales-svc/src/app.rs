@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use erp_bus::relay::{EventOrigin, RelayHandle};
-use erp_core::{Aggregate, FieldProblem, ProductId, SaleId, Timestamp};
+use erp_core::{Aggregate, FieldProblem, ProductId, QueryHandler, SaleId, Timestamp};
 use erp_service::{ApiError, trade::TradeRequest};
 use erp_store::{Filter, Page, ReadModel, ViewQuery, WriteStore};
 use futures::future::join_all;
@@ -175,14 +175,27 @@ impl Sales {
     pub async fn list(&self, query: &ViewQuery) -> Result<Page<Sale>, ApiError> {
         Ok(self.views.query(query).await?)
     }
+}
 
-    /// Units and amount sold of a product, summed by the read model's store.
-    pub async fn summary(
-        &self,
-        product: ProductId,
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    ) -> Result<Summary, ApiError> {
+/// `GET /sales/summary`: what was sold of a product in a date range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryQuery {
+    /// The product.
+    pub product: ProductId,
+    /// Earliest `sold_at`, inclusive.
+    pub from: Option<Timestamp>,
+    /// Latest `sold_at`, inclusive.
+    pub to: Option<Timestamp>,
+}
+
+/// Answered from the sale-lines read model only, summed by its store.
+#[async_trait::async_trait]
+impl QueryHandler<SummaryQuery> for Sales {
+    type Output = Summary;
+    type Error = ApiError;
+
+    async fn handle(&self, query: SummaryQuery) -> Result<Summary, ApiError> {
+        let SummaryQuery { product, from, to } = query;
         let mut filters = vec![Filter::Eq("product_id".into(), json!(product))];
         if let Some(f) = from {
             filters.push(Filter::Gte("sold_at".into(), json!(f.to_string())));

@@ -2,7 +2,7 @@ use std::sync::{Arc, Mutex, atomic::AtomicU64};
 
 use tower::Layer;
 
-use super::{BreakerConfig, BreakerState, CircuitBreaker, Classify, Hook, Shared, state::Machine};
+use super::{BreakerConfig, BreakerState, CircuitBreaker, Hook, Shared, state::Machine};
 
 /// Wraps services in one shared [`CircuitBreaker`]: every service this
 /// layer wraps (and their clones) feed and obey the same state.
@@ -77,7 +77,3 @@ where
         }
     }
 }
-
-// Classify is only needed where calls are made.
-#[allow(dead_code)]
-fn _assert_bounds<C: Classify<(), ()>>() {}
