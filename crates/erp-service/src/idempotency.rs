@@ -226,6 +226,71 @@ mod tests {
         assert_ne!(fingerprint(b"{oops"), fingerprint(b"{oops!"));
     }
 
+    use std::sync::atomic::{AtomicU16, Ordering};
+
+    use axum::{Router, middleware::from_fn_with_state, routing::post};
+    use erp_store::memory::MemoryIdempotency;
+    use tower::ServiceExt;
+
+    /// A route answering the statuses of `answers` in turn.
+    fn app(answers: &'static [u16], calls: &'static AtomicU16) -> Router {
+        let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryIdempotency::default());
+        Router::new().route(
+            "/things",
+            post(move || async move {
+                let n = calls.fetch_add(1, Ordering::SeqCst) as usize;
+                let status = StatusCode::from_u16(answers[n.min(answers.len() - 1)]).unwrap();
+                (status, format!("{{\"answer\":{n}}}"))
+            })
+            .layer(from_fn_with_state(store, idempotency)),
+        )
+    }
+
+    async fn send(app: &Router, key: &str) -> (StatusCode, String) {
+        let req = Request::post("/things")
+            .header(IDEMPOTENCY_KEY, key)
+            .body(Body::from(r#"{"a":1}"#))
+            .unwrap();
+        let r = app.clone().oneshot(req).await.unwrap();
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_5xx_is_not_remembered_so_the_retry_runs_again() {
+        static CALLS: AtomicU16 = AtomicU16::new(0);
+        let app = app(&[503, 201], &CALLS);
+        assert_eq!(send(&app, "k").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            send(&app, "k").await,
+            (StatusCode::CREATED, r#"{"answer":1}"#.into())
+        );
+        assert_eq!(
+            send(&app, "k").await,
+            (StatusCode::CREATED, r#"{"answer":1}"#.into()),
+            "now replayed"
+        );
+        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_401_or_429_is_not_remembered_but_other_4xx_are() {
+        static CALLS: AtomicU16 = AtomicU16::new(0);
+        let app = app(&[401, 429, 409, 201], &CALLS);
+        assert_eq!(send(&app, "k").await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(send(&app, "k").await.0, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(send(&app, "k").await.0, StatusCode::CONFLICT);
+        assert_eq!(
+            send(&app, "k").await.0,
+            StatusCode::CONFLICT,
+            "the 409 is final and replayed"
+        );
+        assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+    }
+
     #[test]
     fn keys_must_be_visible_ascii() {
         assert!(valid_key(&HeaderValue::from_static("abc-123")).is_ok());
