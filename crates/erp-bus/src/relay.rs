@@ -86,7 +86,45 @@ pub struct EventOrigin<'a> {
     pub publish: bool,
 }
 
+/// Why [`RelayHandle::create`] stored nothing. Exhaustive on purpose: a
+/// command is refused or the write failed, nothing else.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError<E> {
+    /// The aggregate refused the command; report it to the caller.
+    #[error(transparent)]
+    Refused(E),
+    /// The store failed; a [`StoreError::Conflict`] means the id was taken
+    /// by a concurrent create.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 impl RelayHandle {
+    /// The whole create command: `current` (the aggregate as stored, usually
+    /// empty) decides on `command`; the state its events lead to is inserted
+    /// under `id` with those events, in one write, then projected.
+    pub async fn create<A, T>(
+        &self,
+        store: &dyn erp_store::WriteStore<T>,
+        id: &str,
+        current: A,
+        command: A::Command,
+        state_of: impl FnOnce(A) -> Option<T>,
+        origin: EventOrigin<'_>,
+    ) -> Result<T, CreateError<A::Error>>
+    where
+        A: erp_core::Aggregate,
+        A::Event: erp_core::DomainEvent,
+        T: Clone + Send + Sync + 'static,
+    {
+        let events = current.handle(command).map_err(CreateError::Refused)?;
+        let state = state_of(A::replay(&events))
+            .expect("the events of a create leave the aggregate with state");
+        self.insert_with_events(store, id, state.clone(), events, origin)
+            .await?;
+        Ok(state)
+    }
+
     /// Inserts a new aggregate with the events that created it, in one
     /// write, then projects them at once and wakes the relay: the transactional
     /// outbox as one call.

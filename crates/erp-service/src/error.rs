@@ -128,6 +128,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A create command refused by its aggregate is a 422 `validation_failed`
+/// (the aggregate's reason as message); a store failure maps as above.
+impl<E: std::fmt::Display> From<erp_bus::relay::CreateError<E>> for ApiError {
+    fn from(err: erp_bus::relay::CreateError<E>) -> Self {
+        match err {
+            erp_bus::relay::CreateError::Refused(e) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            ),
+            erp_bus::relay::CreateError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({

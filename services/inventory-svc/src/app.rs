@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use erp_bus::relay::{EventOrigin, RelayHandle};
-use erp_core::{Aggregate, ProductId, Quantity, StoreId};
+use erp_bus::relay::{CreateError, EventOrigin, RelayHandle};
+use erp_core::{ProductId, Quantity, StoreId};
 use erp_store::{ReadModel, StoreError, ViewQuery, WriteStore};
 
 use crate::{
@@ -32,11 +32,13 @@ pub enum InventoryError {
     Store(#[from] StoreError),
 }
 
-/// A lost race to insert the same id is a duplicate, like the check before it.
-fn already_exists_or(e: StoreError, what: &'static str) -> InventoryError {
+/// Refused by the aggregate (the id exists) or beaten by a concurrent
+/// insert of the same id: both are a duplicate.
+fn already_exists_or(e: CreateError<CatalogError>, what: &'static str) -> InventoryError {
     match e {
-        StoreError::Conflict(_) => InventoryError::AlreadyExists(what),
-        other => other.into(),
+        CreateError::Refused(CatalogError::AlreadyExists)
+        | CreateError::Store(StoreError::Conflict(_)) => InventoryError::AlreadyExists(what),
+        CreateError::Store(other) => other.into(),
     }
 }
 
@@ -89,24 +91,18 @@ impl Inventory {
         correlation_id: &str,
     ) -> Result<Product, InventoryError> {
         let id = product.id.clone();
-        let current = self.products.get(id.as_str()).await?.map(|v| v.value);
-        let events = ProductAggregate(current)
-            .handle(product)
-            .map_err(|CatalogError::AlreadyExists| InventoryError::AlreadyExists("product"))?;
-        let state = ProductAggregate::replay(&events)
-            .0
-            .expect("registration sets the product");
+        let current = ProductAggregate(self.products.get(id.as_str()).await?.map(|v| v.value));
         self.relay
-            .insert_with_events(
+            .create(
                 self.products.as_ref(),
                 id.as_str(),
-                state.clone(),
-                events,
+                current,
+                product,
+                |a| a.0,
                 local(correlation_id),
             )
             .await
-            .map_err(|e| already_exists_or(e, "product"))?;
-        Ok(state)
+            .map_err(|e| already_exists_or(e, "product"))
     }
 
     /// Opens a store; [`InventoryError::AlreadyExists`] if the id is taken.
@@ -116,24 +112,18 @@ impl Inventory {
         correlation_id: &str,
     ) -> Result<Store, InventoryError> {
         let id = store.id.clone();
-        let current = self.stores.get(id.as_str()).await?.map(|v| v.value);
-        let events = StoreAggregate(current)
-            .handle(store)
-            .map_err(|CatalogError::AlreadyExists| InventoryError::AlreadyExists("store"))?;
-        let state = StoreAggregate::replay(&events)
-            .0
-            .expect("opening sets the store");
+        let current = StoreAggregate(self.stores.get(id.as_str()).await?.map(|v| v.value));
         self.relay
-            .insert_with_events(
+            .create(
                 self.stores.as_ref(),
                 id.as_str(),
-                state.clone(),
-                events,
+                current,
+                store,
+                |a| a.0,
                 local(correlation_id),
             )
             .await
-            .map_err(|e| already_exists_or(e, "store"))?;
-        Ok(state)
+            .map_err(|e| already_exists_or(e, "store"))
     }
 
     /// Rebuilds the product and store read models from the write side;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use erp_bus::relay::{EventOrigin, RelayHandle};
-use erp_core::{Aggregate, PurchaseId};
+use erp_core::PurchaseId;
 use erp_service::{ApiError, trade::TradeRequest};
 use erp_store::{Page, ReadModel, ViewQuery, WriteStore};
 
@@ -41,33 +41,22 @@ impl Purchases {
     ) -> Result<Purchase, ApiError> {
         self.check_with_inventory(&request, correlation_id).await?;
         let id = PurchaseId::new();
-        let events = PurchaseAggregate::default()
-            .handle(RecordPurchase { id, request })
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    e.to_string(),
-                )
-            })?;
-        let purchase = PurchaseAggregate::replay(&events)
-            .0
-            .expect("recording sets the purchase");
         let origin = EventOrigin {
             source: SOURCE,
             correlation_id,
             publish: true,
         };
         self.relay
-            .insert_with_events(
+            .create(
                 self.store.as_ref(),
                 &id.to_string(),
-                purchase.clone(),
-                events,
+                PurchaseAggregate::default(),
+                RecordPurchase { id, request },
+                |a| a.0,
                 origin,
             )
-            .await?;
-        Ok(purchase)
+            .await
+            .map_err(ApiError::from)
     }
 
     async fn check_with_inventory(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use erp_bus::relay::{EventOrigin, RelayHandle};
-use erp_core::{Aggregate, FieldProblem, ProductId, QueryHandler, SaleId, Timestamp};
+use erp_core::{FieldProblem, ProductId, QueryHandler, SaleId, Timestamp};
 use erp_service::{ApiError, trade::TradeRequest};
 use erp_store::{Filter, Page, ReadModel, ViewQuery, WriteStore};
 use futures::future::join_all;
@@ -60,33 +60,22 @@ impl Sales {
     ) -> Result<Sale, ApiError> {
         self.check_stock(&request, correlation_id).await?;
         let id = SaleId::new();
-        let events = SaleAggregate::default()
-            .handle(RecordSale { id, request })
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    e.to_string(),
-                )
-            })?;
-        let sale = SaleAggregate::replay(&events)
-            .0
-            .expect("recording sets the sale");
         let origin = EventOrigin {
             source: SOURCE,
             correlation_id,
             publish: true,
         };
         self.relay
-            .insert_with_events(
+            .create(
                 self.store.as_ref(),
                 &id.to_string(),
-                sale.clone(),
-                events,
+                SaleAggregate::default(),
+                RecordSale { id, request },
+                |a| a.0,
                 origin,
             )
-            .await?;
-        Ok(sale)
+            .await
+            .map_err(ApiError::from)
     }
 
     /// Advisory: stock may still change before `sale.completed` is applied.
