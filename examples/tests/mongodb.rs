@@ -2,20 +2,17 @@
 //! `scripts/ferretdb.sh`), each in its own database: the demo scenario,
 //! list queries, the summary and read-model rebuilds, over HTTP only.
 
+use erp_store::mongo::testing as mongo;
 use std::sync::Arc;
 
 use erp_bus::{EventBus, memory::MemoryBus};
 use erp_examples::{Ports, System, demo};
 use serde_json::{Value, json};
 
-fn uri() -> String {
-    std::env::var("ERP_TEST_MONGODB_URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_system_works_end_to_end_on_mongodb() {
     let prefix = format!("sys_{}", erp_core::EventId::new().as_uuid().simple());
-    let probe = erp_store::mongo::MongoStore::connect(&uri(), &format!("{prefix}_purchase"))
+    let probe = erp_store::mongo::MongoStore::connect(&mongo::uri(), &format!("{prefix}_purchase"))
         .await
         .unwrap();
     assert!(
@@ -23,9 +20,13 @@ async fn the_system_works_end_to_end_on_mongodb() {
         "no MongoDB-compatible server; run scripts/ferretdb.sh"
     );
     let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
-    let system = System::start_with(Ports::ephemeral(), || bus.clone(), Some((&uri(), &prefix)))
-        .await
-        .unwrap();
+    let system = System::start_with(
+        Ports::ephemeral(),
+        || bus.clone(),
+        Some((&mongo::uri(), &prefix)),
+    )
+    .await
+    .unwrap();
     let p = system.ports;
 
     let rows = demo::run(p).await.expect("the demo runs on MongoDB");
@@ -90,7 +91,7 @@ async fn the_system_works_end_to_end_on_mongodb() {
 
     system.stop().await.unwrap();
     for name in ["purchase", "sales", "inventory"] {
-        let db = erp_store::mongo::MongoStore::connect(&uri(), &format!("{prefix}_{name}"))
+        let db = erp_store::mongo::MongoStore::connect(&mongo::uri(), &format!("{prefix}_{name}"))
             .await
             .unwrap();
         let collections = db.database().list_collection_names().await.unwrap();

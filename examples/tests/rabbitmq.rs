@@ -4,7 +4,8 @@
 //! once the broker is back; purchase stays ready (showing the broker down)
 //! while inventory is not ready. One test: it stops the broker.
 
-use std::{process::Command, sync::Arc, time::Duration};
+use erp_bus::rabbitmq::testing as rabbit;
+use std::{sync::Arc, time::Duration};
 
 use erp_bus::{
     EventBus,
@@ -12,23 +13,6 @@ use erp_bus::{
 };
 use erp_examples::{Ports, System};
 use serde_json::{Value, json};
-
-fn amqp_url() -> String {
-    std::env::var("ERP_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 async fn get(c: &reqwest::Client, url: &str) -> (u16, Value) {
     let r = c.get(url).send().await.unwrap();
@@ -54,14 +38,10 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purchase_accepted_while_the_broker_is_down_reaches_inventory_later() {
-    let probe = RabbitBus::start(RabbitConfig::new(amqp_url()));
-    assert!(
-        probe.wait_connected(Duration::from_secs(15)).await,
-        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
-    );
+    let probe = rabbit::connect().await;
     probe.shutdown();
     let system = System::start_on(Ports::ephemeral(), || {
-        Arc::new(RabbitBus::start(RabbitConfig::new(amqp_url()))) as Arc<dyn EventBus>
+        Arc::new(RabbitBus::start(RabbitConfig::new(rabbit::url()))) as Arc<dyn EventBus>
     })
     .await
     .unwrap();
@@ -88,7 +68,7 @@ async fn a_purchase_accepted_while_the_broker_is_down_reaches_inventory_later() 
         .unwrap();
     assert_eq!(r.status(), 201);
 
-    rabbitmqctl(&["stop_app"]);
+    rabbit::rabbitmqctl(&["stop_app"]);
     wait_for(
         &c,
         "inventory not ready",
@@ -124,7 +104,7 @@ async fn a_purchase_accepted_while_the_broker_is_down_reaches_inventory_later() 
         0
     );
 
-    rabbitmqctl(&["start_app"]);
+    rabbit::rabbitmqctl(&["start_app"]);
     wait_for(
         &c,
         "inventory ready again",

@@ -3,9 +3,9 @@
 //! alone in its own binary, because it disturbs the whole broker.
 #![cfg(feature = "rabbitmq")]
 
+use erp_bus::rabbitmq::testing as rabbit;
 use std::{
     collections::HashSet,
-    process::Command,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -13,26 +13,9 @@ use std::{
 use async_trait::async_trait;
 use erp_bus::{
     Delivery, Disposition, EventBus, MessageHandler, OutgoingMessage, Subscription,
-    rabbitmq::{RabbitBus, RabbitConfig},
+    rabbitmq::RabbitBus,
 };
 use erp_core::EventId;
-
-fn amqp_url() -> String {
-    std::env::var("ERP_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     for _ in 0..secs * 20 {
@@ -85,11 +68,7 @@ async fn publish_until_confirmed(bus: &RabbitBus, m: OutgoingMessage) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_survive_dropped_connections_and_a_broker_restart() {
-    let bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
-    assert!(
-        bus.wait_connected(Duration::from_secs(15)).await,
-        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
-    );
+    let bus = rabbit::connect().await;
     let run = EventId::new().as_uuid().simple().to_string();
 
     // 1. The consumer's connection drops mid-handle: the unacked message
@@ -110,7 +89,7 @@ async fn messages_survive_dropped_connections_and_a_broker_restart() {
         !seen.attempts.lock().unwrap().is_empty()
     })
     .await;
-    rabbitmqctl(&["close_all_connections", "test: drop mid-handle"]);
+    rabbit::rabbitmqctl(&["close_all_connections", "test: drop mid-handle"]);
     eventually("redelivery after reconnect", 30, || {
         seen.attempts
             .lock()
@@ -143,7 +122,7 @@ async fn messages_survive_dropped_connections_and_a_broker_restart() {
         ids
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    rabbitmqctl(&["stop_app"]);
+    rabbit::rabbitmqctl(&["stop_app"]);
     eventually("the bus to notice the outage", 15, || {
         !bus.status().connected
     })
@@ -152,7 +131,7 @@ async fn messages_survive_dropped_connections_and_a_broker_restart() {
         !sub.is_attached(),
         "no consumer is attached while the broker is down"
     );
-    rabbitmqctl(&["start_app"]);
+    rabbit::rabbitmqctl(&["start_app"]);
     eventually("reconnection", 60, || bus.status().connected).await;
     eventually("the consumer to re-attach", 30, || sub.is_attached()).await;
     let ids = sent.await.unwrap();

@@ -3,28 +3,14 @@
 //! server cannot be reached. Each test uses a fresh database.
 #![cfg(feature = "mongodb")]
 
+use erp_store::mongo::testing as mongo;
 use std::time::Duration;
 
 use erp_store::{contract, mongo::MongoStore};
 
-fn uri() -> String {
-    std::env::var("ERP_TEST_MONGODB_URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
-}
-
-async fn fresh() -> MongoStore {
-    let name = format!("erp_test_{}", erp_core::EventId::new().as_uuid().simple());
-    let store = MongoStore::connect(&uri(), &name).await.unwrap();
-    assert!(
-        store.ping().await,
-        "no MongoDB-compatible server at {}; run scripts/ferretdb.sh",
-        uri()
-    );
-    store
-}
-
 #[tokio::test]
 async fn mongo_write_store_passes_the_contract() {
-    let db = fresh().await;
+    let db = mongo::fresh_database("erp_test").await;
     let store = db.write_store("aggregates");
     contract::write_store(&store, &db.outbox()).await;
     db.drop_database().await.unwrap();
@@ -32,21 +18,21 @@ async fn mongo_write_store_passes_the_contract() {
 
 #[tokio::test]
 async fn mongo_read_model_passes_the_contract() {
-    let db = fresh().await;
+    let db = mongo::fresh_database("erp_test").await;
     contract::read_model(&db.read_model("views")).await;
     db.drop_database().await.unwrap();
 }
 
 #[tokio::test]
 async fn mongo_idempotency_passes_the_contract() {
-    let db = fresh().await;
+    let db = mongo::fresh_database("erp_test").await;
     contract::idempotency(&db.idempotency(Duration::from_secs(30))).await;
     db.drop_database().await.unwrap();
 }
 
 #[tokio::test]
 async fn data_stays_in_its_own_database() {
-    let db = fresh().await;
+    let db = mongo::fresh_database("erp_test").await;
     let store = db.write_store::<contract::SampleAggregate>("aggregates");
     erp_store::WriteStore::insert(
         &store,
@@ -61,7 +47,7 @@ async fn data_stays_in_its_own_database() {
     .unwrap();
     let names = db.database().list_collection_names().await.unwrap();
     assert_eq!(names, ["aggregates"]);
-    let other = MongoStore::connect(&uri(), &format!("{}_other", db.name()))
+    let other = MongoStore::connect(&mongo::uri(), &format!("{}_other", db.name()))
         .await
         .unwrap();
     assert!(

@@ -7,6 +7,7 @@
 //! `cargo bench -p inventory-svc --bench ledger` (server from
 //! `scripts/ferretdb.sh`; `BENCH_EVENTS` overrides the count).
 
+use erp_store::mongo::testing as mongo;
 use std::time::Instant;
 
 use erp_core::{EventId, ProductId, StoreId, Timestamp};
@@ -16,10 +17,6 @@ use inventory_svc::{
     stock_mongo::MongoStockLedger,
 };
 use mongodb::bson::{Document, doc};
-
-fn uri() -> String {
-    std::env::var("ERP_TEST_MONGODB_URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
-}
 
 async fn raw_inserts(db: &MongoStore, n: usize) -> f64 {
     let c = db.database().collection::<Document>("raw");
@@ -71,7 +68,7 @@ fn main() {
     rt.block_on(async {
         let mut rows = Vec::new();
         for round in 0..2 {
-            let db = MongoStore::connect(&uri(), &format!("bench_ledger_{}", EventId::new().as_uuid().simple()))
+            let db = MongoStore::connect(&mongo::uri(), &format!("bench_ledger_{}", EventId::new().as_uuid().simple()))
                 .await
                 .unwrap();
             assert!(db.ping().await, "no MongoDB-compatible server; run scripts/ferretdb.sh");

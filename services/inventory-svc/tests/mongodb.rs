@@ -4,20 +4,18 @@
 //! servers cannot be reached.
 #![cfg(all(feature = "mongodb", feature = "rabbitmq"))]
 
+use erp_bus::rabbitmq::testing as rabbit;
+use erp_store::mongo::testing as mongo;
 use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use erp_bus::{
-    EventBus, OutgoingMessage,
-    rabbitmq::{RabbitBus, RabbitConfig},
-};
+use erp_bus::{EventBus, OutgoingMessage};
 use erp_core::{
     EventEnvelope, EventId, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity,
     StoreId, Timestamp,
 };
-use erp_store::mongo::MongoStore;
 use inventory_svc::{
     stock::{Applied, Movement, MovementKind, StockLedger},
     stock_mongo::MongoStockLedger,
@@ -28,25 +26,6 @@ use serde_json::{Value, json};
 /// take turns: a consumer of one test would take (and dead-letter, not
 /// knowing its products) the other test's events.
 static SHARED_QUEUE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn mongo_uri() -> String {
-    std::env::var("ERP_TEST_MONGODB_URI").unwrap_or_else(|_| "mongodb://127.0.0.1:27017".into())
-}
-
-fn amqp_url() -> String {
-    std::env::var("ERP_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-async fn fresh_db() -> MongoStore {
-    let name = format!("inv_test_{}", EventId::new().as_uuid().simple());
-    let db = MongoStore::connect(&mongo_uri(), &name).await.unwrap();
-    assert!(
-        db.ping().await,
-        "no MongoDB-compatible server; run scripts/ferretdb.sh"
-    );
-    db
-}
 
 fn movement(lines: &[(&str, i64)]) -> Movement {
     Movement {
@@ -75,7 +54,7 @@ async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
     let m = movement(&[("a", 5), ("b", 2), ("c", 1)]);
     // The ledger writes once per event (the movement insert); crash at it.
     for crash_at in 1..=1 {
-        let db = fresh_db().await;
+        let db = mongo::fresh_database("inv_test").await;
         let ledger = MongoStockLedger::new(db.database()).await.unwrap();
         let crashing = ledger.clone().crashing_at_write(crash_at);
         assert!(
@@ -109,7 +88,7 @@ async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
 
 #[tokio::test]
 async fn concurrent_duplicates_count_once() {
-    let db = fresh_db().await;
+    let db = mongo::fresh_database("inv_test").await;
     let ledger = MongoStockLedger::new(db.database()).await.unwrap();
     let m = movement(&[("a", 3)]);
     let results = futures::future::join_all((0..8).map(|_| ledger.apply(&m))).await;
@@ -142,7 +121,7 @@ impl Service {
                 "--database",
                 database,
             ])
-            .args(["--mongodb-uri", &mongo_uri(), "--amqp-url", &amqp_url()])
+            .args(["--mongodb-uri", &mongo::uri(), "--amqp-url", &rabbit::url()])
             .args([
                 "--http-addr",
                 &format!("127.0.0.1:{http}"),
@@ -190,15 +169,11 @@ impl Drop for Service {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_database() {
     let _turn = SHARED_QUEUE.lock().await;
-    let db = fresh_db().await;
+    let db = mongo::fresh_database("inv_test").await;
     let name = db.name().to_owned();
     let (http, grpc) = (free_port(), free_port());
     let c = reqwest::Client::new();
-    let bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
-    assert!(
-        bus.wait_connected(Duration::from_secs(15)).await,
-        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
-    );
+    let bus = rabbit::connect().await;
 
     let mut service = Service::start(&name, http, grpc);
     service
@@ -292,21 +267,16 @@ async fn two_instances_on_one_queue_and_one_database_apply_each_event_once() {
 
     use inventory_svc::{config::Config, startup::Application};
 
-    let db = fresh_db().await;
-    let bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
-    assert!(
-        bus.wait_connected(Duration::from_secs(15)).await,
-        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
-    );
+    let db = mongo::fresh_database("inv_test").await;
+    let bus = rabbit::connect().await;
     let mut bases = Vec::new();
     for _ in 0..2 {
         let any = "127.0.0.1:0".parse().unwrap();
         let mut config = Config::in_memory(any, any);
         config.common.store = erp_service::config::StoreKind::Mongodb;
-        config.common.mongodb_uri = mongo_uri();
+        config.common.mongodb_uri = mongo::uri();
         config.database = db.name().to_owned();
-        let instance_bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
-        assert!(instance_bus.wait_connected(Duration::from_secs(15)).await);
+        let instance_bus = rabbit::connect().await;
         let app = Application::build(&config, Arc::new(instance_bus))
             .await
             .unwrap();

@@ -4,36 +4,16 @@
 //! broker through `stop_app` / `start_app`. One test: it restarts the broker.
 #![cfg(feature = "rabbitmq")]
 
-use std::{process::Command, sync::Arc, time::Duration};
+use erp_bus::rabbitmq::testing as rabbit;
+use std::{sync::Arc, time::Duration};
 
-use erp_bus::{
-    EventBus, OutgoingMessage,
-    rabbitmq::{RabbitBus, RabbitConfig},
-};
+use erp_bus::{EventBus, OutgoingMessage, rabbitmq::RabbitBus};
 use erp_core::{
     EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity, StoreId,
     Timestamp,
 };
 use inventory_svc::{config::Config, startup::Application};
 use serde_json::{Value, json};
-
-fn amqp_url() -> String {
-    std::env::var("ERP_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-fn rabbitmqctl(args: &[&str]) -> String {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn purchase(product: &str, quantity: i64) -> OutgoingMessage {
     let env = EventEnvelope::new(
@@ -104,13 +84,8 @@ async fn publish_until_confirmed(bus: &RabbitBus, m: OutgoingMessage) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
-    let client_bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
-    assert!(
-        client_bus.wait_connected(Duration::from_secs(15)).await,
-        "RabbitMQ is not reachable; run scripts/rabbitmq.sh"
-    );
-    let service_bus = RabbitBus::start(RabbitConfig::new(amqp_url()));
-    assert!(service_bus.wait_connected(Duration::from_secs(15)).await);
+    let client_bus = rabbit::connect().await;
+    let service_bus = rabbit::connect().await;
     let any = "127.0.0.1:0".parse().unwrap();
     let app = Application::build(&Config::in_memory(any, any), Arc::new(service_bus))
         .await
@@ -126,7 +101,7 @@ async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
         .await
         .unwrap();
 
-    let queues = rabbitmqctl(&["list_queues", "-q", "name", "type"]);
+    let queues = rabbit::rabbitmqctl(&["list_queues", "-q", "name", "type"]);
     for expected in [
         "inventory.stock\tquorum",
         "inventory.stock.dlq",
@@ -137,7 +112,7 @@ async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
             "missing {expected} in:\n{queues}"
         );
     }
-    let bindings = rabbitmqctl(&[
+    let bindings = rabbit::rabbitmqctl(&[
         "list_bindings",
         "-q",
         "source_name",
@@ -213,10 +188,10 @@ async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
     assert_eq!(c.get("/health/ready").await.0, 200);
 
     // Readiness follows the broker, and events flow again afterwards.
-    rabbitmqctl(&["stop_app"]);
+    rabbit::rabbitmqctl(&["stop_app"]);
     c.wait_for("readiness 503", 20, "/health/ready", |s, _| s == 503)
         .await;
-    rabbitmqctl(&["start_app"]);
+    rabbit::rabbitmqctl(&["start_app"]);
     c.wait_for("readiness 200", 60, "/health/ready", |s, _| s == 200)
         .await;
     publish_until_confirmed(&client_bus, purchase("rmq-widget", 1)).await;

@@ -30,6 +30,7 @@
 mod connection;
 mod consumer;
 mod fields;
+pub mod testing;
 
 use std::{sync::Arc, time::Duration};
 

@@ -27,6 +27,7 @@
 
 mod idempotency;
 mod read;
+pub mod testing;
 mod write;
 
 use std::{
