@@ -54,7 +54,7 @@ fi
 if ! answers; then
   echo "ferretdb: starting on $ADDR"
   nohup "$BIN" --handler=sqlite --sqlite-url="file:$DATA/" --listen-addr="$ADDR" \
-    --debug-addr=127.0.0.1:0 --telemetry=disable --log-level=warn >"$LOG" 2>&1 &
+    --debug-addr=127.0.0.1:0 --state-dir="$PWD/.data" --telemetry=disable --log-level=warn >"$LOG" 2>&1 &
   for _ in $(seq 1 60); do
     answers && break
     sleep 0.5
