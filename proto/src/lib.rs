@@ -18,3 +18,8 @@ pub mod erp {
         }
     }
 }
+
+/// The encoded `FileDescriptorSet` of every proto in this crate, for gRPC
+/// server reflection (`tonic-reflection`), so tools like `grpcurl` can call
+/// the services without a copy of the `.proto` files.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -37,6 +37,26 @@ pub fn server(
     })
 }
 
+/// gRPC server reflection (`grpc.reflection.v1` and the older `v1alpha`
+/// that many `grpcurl` builds still ask for), describing
+/// `erp.inventory.v1`. Open like every read: it only describes the API.
+pub fn reflection() -> anyhow::Result<(
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+)> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    Ok((v1, v1alpha))
+}
+
 impl From<InventoryError> for Status {
     fn from(e: InventoryError) -> Self {
         match e {

@@ -141,6 +141,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grpc_service = grpc::server(self.inventory.clone(), self.token.clone());
+        let (reflection_v1, reflection_v1alpha) = grpc::reflection()?;
         let grpc_listener = self.grpc;
         let result = erp_service::runtime::run(
             self.http,
@@ -150,6 +151,8 @@ impl Application {
                 tonic::transport::Server::builder()
                     .layer(tower_http::trace::TraceLayer::new_for_grpc())
                     .add_service(grpc_service)
+                    .add_service(reflection_v1)
+                    .add_service(reflection_v1alpha)
                     .serve_with_incoming_shutdown(
                         tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
                         cancel.cancelled_owned(),

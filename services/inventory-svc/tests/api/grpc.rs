@@ -115,3 +115,36 @@ async fn count_total_items_and_check_purchase_use_real_stock_and_capacity() {
         .unwrap_err();
     assert_eq!(zero.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn reflection_lists_the_inventory_service_for_tools_like_grpcurl() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let app = spawn_app().await;
+    let channel = tonic::transport::Channel::from_shared(app.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = ServerReflectionClient::new(channel);
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = c
+        .server_reflection_info(tokio_stream::iter([ask]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("expected a service list, got {answer:?}");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"erp.inventory.v1.Inventory"),
+        "services: {names:?}"
+    );
+}
