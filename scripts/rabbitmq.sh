@@ -36,4 +36,7 @@ if ! as_root rabbitmq-diagnostics -q check_running >/dev/null 2>&1; then
 fi
 # Quorum queues need the feature flag; enabling it again is harmless.
 as_root rabbitmqctl -q enable_feature_flag all >/dev/null 2>&1 || true
-echo "rabbitmq: running on 127.0.0.1:5672"
+# The management UI and HTTP API on :15672, to look at queues and the DLQ
+# (guest/guest from localhost). Enabling it again is a no-op.
+as_root rabbitmq-plugins -q enable rabbitmq_management >/dev/null 2>&1 || true
+echo "rabbitmq: running on 127.0.0.1:5672 (management on 127.0.0.1:15672)"

@@ -88,6 +88,7 @@ impl Application {
         let attached = consumer.attached();
         let bus_for_health = bus.clone();
         let health = Health::new()
+            .with(stores.health_check())
             .with(FnCheck::new("bus", true, move || {
                 bus_for_health.status().connected
             }))
