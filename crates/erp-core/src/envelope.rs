@@ -32,12 +32,23 @@ pub struct EventEnvelope<T> {
     pub occurred_at: Timestamp,
     /// The service that raised it.
     pub source: String,
-    /// Ties together everything one client request caused.
+    /// Ties together everything one client request caused. Read as `""`
+    /// when a producer sends `null`.
+    #[serde(deserialize_with = "null_as_empty")]
     pub correlation_id: String,
     /// The id of the request or message that directly caused this event.
+    /// Read as `""` when a producer sends `null` (the first event of a chain
+    /// has no cause, and other producers say so with `null`).
+    #[serde(deserialize_with = "null_as_empty")]
     pub causation_id: String,
     /// The event itself.
     pub data: T,
+}
+
+/// Reads a string that may be `null`; tolerant in what it accepts from
+/// other producers, so a `null` id of metadata never dead-letters a fact.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// An envelope whose `data` is still untyped JSON: what stores and buses carry.
@@ -209,6 +220,24 @@ mod tests {
         assert_eq!(json["version"], 1);
         let back = EventEnvelope::<PurchaseCompleted>::decode(&bytes).unwrap();
         assert_eq!(back, env);
+    }
+
+    #[test]
+    fn reads_null_correlation_and_causation_ids_as_empty() {
+        let mut json = serde_json::to_value(purchase().into_raw()).unwrap();
+        json["causation_id"] = serde_json::Value::Null;
+        json["correlation_id"] = serde_json::Value::Null;
+        let back = EventEnvelope::<PurchaseCompleted>::decode(&serde_json::to_vec(&json).unwrap())
+            .unwrap();
+        assert_eq!(
+            (back.correlation_id.as_str(), back.causation_id.as_str()),
+            ("", "")
+        );
+        json.as_object_mut().unwrap().remove("causation_id");
+        assert!(matches!(
+            RawEnvelope::decode(&serde_json::to_vec(&json).unwrap()),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -41,9 +41,17 @@ impl Timestamp {
     /// Parses a bound of a date range: an RFC 3339 timestamp, or a plain date
     /// `YYYY-MM-DD`, which means the day's first instant for a lower bound and
     /// its last for an upper bound, so `to=2026-01-31` includes that whole day.
+    ///
+    /// A bound comes from a query string, where an unencoded `+` of an offset
+    /// (`…T10:00:00+02:00`) arrives as a space; that space is read back as `+`.
     pub fn parse_bound(s: &str, upper: bool) -> Result<Self, TimestampError> {
         if let Ok(ts) = Self::parse(s) {
             return Ok(ts);
+        }
+        if let Some((time, offset)) = s.rsplit_once(' ') {
+            if let Ok(ts) = Self::parse(&format!("{time}+{offset}")) {
+                return Ok(ts);
+            }
         }
         let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TimestampError)?;
         let time = if upper {
@@ -92,6 +100,14 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bound_reads_a_space_before_the_offset_as_the_plus_a_query_string_lost() {
+        let ts = Timestamp::parse_bound("2026-01-31T14:00:00 02:00", false).unwrap();
+        assert_eq!(ts.to_string(), "2026-01-31T12:00:00.000000Z");
+        assert!(Timestamp::parse_bound("2026-01-31T14:00:00 junk", false).is_err());
+        assert!(Timestamp::parse("2026-01-31T14:00:00 02:00").is_err());
+    }
 
     #[test]
     fn canonical_form_is_utc_with_six_digits() {
