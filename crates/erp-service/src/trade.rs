@@ -318,3 +318,51 @@ mod tests {
         assert_eq!(l.query.sort[1].0, "id");
     }
 }
+
+/// The answers a purchase or sale gets when inventory's check refuses it or
+/// cannot be made (design §5), worded the same in both services.
+pub mod refusal {
+    use axum::http::StatusCode;
+    use erp_core::{EventLine, FieldProblem, StoreId};
+
+    use crate::ApiError;
+
+    /// 503 `inventory_unavailable` with `Retry-After`; `what` says which
+    /// check could not be made.
+    pub fn inventory_unavailable(what: &str, retry_after_secs: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "inventory_unavailable",
+            format!("inventory cannot be reached to check {what}; retry later"),
+        )
+        .with_retry_after(retry_after_secs)
+    }
+
+    /// 422 `unknown_store`.
+    pub fn unknown_store(store: &StoreId) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_store",
+            format!("inventory knows no store {store}"),
+        )
+        .with_detail("store_id", "unknown store")
+    }
+
+    /// The detail of one line whose product inventory does not know.
+    pub fn unknown_product_line(index: usize, line: &EventLine) -> FieldProblem {
+        FieldProblem {
+            field: format!("lines[{index}].product_id"),
+            problem: format!("unknown product {}", line.product_id),
+        }
+    }
+
+    /// 422 `unknown_product`, a detail per unknown line.
+    pub fn unknown_products(details: Vec<FieldProblem>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_product",
+            "inventory does not know some products",
+        )
+        .with_details(details)
+    }
+}

@@ -54,12 +54,14 @@ impl Ferret {
             .stderr(Stdio::null())
             .spawn()
             .expect("FerretDB starts");
+        // Owned before waiting, so a failed wait still kills it (on drop).
+        let ferret = Self(child);
         let probe = MongoStore::connect(&format!("mongodb://127.0.0.1:{port}"), "probe")
             .await
             .unwrap();
         for _ in 0..100 {
             if probe.ping().await {
-                return Self(child);
+                return ferret;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

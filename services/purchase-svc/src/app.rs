@@ -5,7 +5,10 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use erp_bus::relay::{EventOrigin, RelayHandle};
 use erp_core::PurchaseId;
-use erp_service::{ApiError, trade::TradeRequest};
+use erp_service::{
+    ApiError,
+    trade::{TradeRequest, refusal},
+};
 use erp_store::{Page, ReadModel, ViewQuery, WriteStore};
 
 use crate::{
@@ -70,20 +73,10 @@ impl Purchases {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "inventory check failed");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "inventory_unavailable",
-                    "inventory cannot be reached to check this purchase; retry later",
-                )
-                .with_retry_after(e.retry_after_secs)
+                refusal::inventory_unavailable("this purchase", e.retry_after_secs)
             })?;
         if !check.store_known {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_store",
-                format!("inventory knows no store {}", request.store_id),
-            )
-            .with_detail("store_id", "unknown store"));
+            return Err(refusal::unknown_store(&request.store_id));
         }
         if !check.unknown_products.is_empty() {
             let details = request
@@ -91,16 +84,9 @@ impl Purchases {
                 .iter()
                 .enumerate()
                 .filter(|(_, l)| check.unknown_products.contains(&l.product_id))
-                .map(|(i, l)| erp_core::FieldProblem {
-                    field: format!("lines[{i}].product_id"),
-                    problem: format!("unknown product {}", l.product_id),
-                });
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_product",
-                "inventory does not know some products",
-            )
-            .with_details(details));
+                .map(|(i, l)| refusal::unknown_product_line(i, l))
+                .collect();
+            return Err(refusal::unknown_products(details));
         }
         if !check.capacity_ok {
             let incoming: i64 = request.lines.iter().map(|l| l.quantity.get()).sum();

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use erp_bus::relay::{EventOrigin, RelayHandle};
 use erp_core::{FieldProblem, ProductId, QueryHandler, SaleId, Timestamp};
-use erp_service::{ApiError, trade::TradeRequest};
+use erp_service::{
+    ApiError,
+    trade::{TradeRequest, refusal},
+};
 use erp_store::{Filter, Page, ReadModel, ViewQuery, WriteStore};
 use futures::future::join_all;
 use serde::Serialize;
@@ -95,19 +98,11 @@ impl Sales {
         for (i, (line, answer)) in request.lines.iter().zip(answers).enumerate() {
             let answer = answer.map_err(|e| {
                 tracing::warn!(error = %e, "stock check failed");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "inventory_unavailable",
-                    "inventory cannot be reached to check stock; retry later",
-                )
-                .with_retry_after(1)
+                refusal::inventory_unavailable("stock", 1)
             })?;
             match answer {
                 Stock::UnknownStore => unknown_store = true,
-                Stock::UnknownProduct => unknown.push(FieldProblem {
-                    field: format!("lines[{i}].product_id"),
-                    problem: format!("unknown product {}", line.product_id),
-                }),
+                Stock::UnknownProduct => unknown.push(refusal::unknown_product_line(i, line)),
                 Stock::OnHand(n) if n < line.quantity.get() => short.push(FieldProblem {
                     field: format!("lines[{i}].quantity"),
                     problem: format!("requested {}, on hand {n}", line.quantity),
@@ -116,20 +111,10 @@ impl Sales {
             }
         }
         if unknown_store {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_store",
-                format!("inventory knows no store {}", request.store_id),
-            )
-            .with_detail("store_id", "unknown store"));
+            return Err(refusal::unknown_store(&request.store_id));
         }
         if !unknown.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_product",
-                "inventory does not know some products",
-            )
-            .with_details(unknown));
+            return Err(refusal::unknown_products(unknown));
         }
         if !short.is_empty() {
             return Err(ApiError::new(
