@@ -5,22 +5,18 @@
 //! comes back the service recovers with its data, without a restart.
 #![cfg(feature = "mongodb")]
 
+mod common;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
-use erp_store::mongo::MongoStore;
-use serde_json::{Value, json};
+use common::{Service, free_port};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use erp_store::mongo::MongoStore;
+use serde_json::json;
 
 /// `ERP_TEST_FERRETDB_BIN`, else the binary `scripts/ferretdb.sh` builds.
 fn ferretdb_bin() -> PathBuf {
@@ -76,70 +72,6 @@ impl Drop for Ferret {
     }
 }
 
-struct Service {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Service {
-    fn start(mongo_port: u16) -> Self {
-        let http = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_inventory-svc"))
-            .args(["--bus", "memory", "--store", "mongodb"])
-            .args([
-                "--mongodb-uri",
-                &format!("mongodb://127.0.0.1:{mongo_port}"),
-                "--database",
-                "inventory_down_test",
-                "--http-addr",
-                &format!("127.0.0.1:{http}"),
-                "--grpc-addr",
-                &format!("127.0.0.1:{}", free_port()),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inventory-svc starts");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{http}"),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Option<(u16, Value)> {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .ok()?;
-        Some((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
-    }
-
-    async fn wait(&self, what: &str, path: &str, ok: impl Fn(u16, &Value) -> bool) -> Value {
-        let mut last = None;
-        for _ in 0..300 {
-            if let Some((s, b)) = self.get(path).await {
-                if ok(s, &b) {
-                    return b;
-                }
-                last = Some((s, b));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("timed out waiting for {what}; last answer {last:?}");
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let dir = std::env::temp_dir().join(format!(
@@ -150,17 +82,29 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let port = free_port();
     let ferret = Ferret::start(&dir, port).await;
 
-    let service = Service::start(port);
+    let mongodb_uri = format!("mongodb://127.0.0.1:{port}");
+    let args = [
+        "--bus",
+        "memory",
+        "--store",
+        "mongodb",
+        "--database",
+        "inventory_down_test",
+    ];
+    let args: Vec<&str> = args
+        .into_iter()
+        .chain(["--mongodb-uri", &mongodb_uri])
+        .collect();
+    let service = Service::start(&args, free_port(), free_port());
     service
         .wait("ready", "/health/ready", |s, _| s == 200)
         .await;
     let created = service
-        .client
-        .post(format!("{}/products", service.base))
-        .json(&json!({"id": "kept", "name": "Kept", "unit": "pcs"}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/products",
+            &json!({"id": "kept", "name": "Kept", "unit": "pcs"}),
+        )
+        .await;
     assert_eq!(created.status(), 201);
 
     drop(ferret);
@@ -174,12 +118,11 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
         (503, &json!("store_unavailable"))
     );
     let write = service
-        .client
-        .post(format!("{}/products", service.base))
-        .json(&json!({"id": "later", "name": "Later", "unit": "pcs"}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/products",
+            &json!({"id": "later", "name": "Later", "unit": "pcs"}),
+        )
+        .await;
     assert_eq!(write.status(), 503);
     assert!(write.headers().contains_key("retry-after"));
     let text = write.text().await.unwrap();

@@ -6,10 +6,11 @@
 
 use erp_bus::rabbitmq::testing as rabbit;
 use erp_store::mongo::testing as mongo;
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+mod common;
+
+use std::time::Duration;
+
+use common::{Service, free_port};
 
 use erp_bus::{EventBus, OutgoingMessage};
 use erp_core::{
@@ -97,95 +98,38 @@ async fn concurrent_duplicates_count_once() {
     db.drop_database().await.unwrap();
 }
 
-struct Service {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Service {
-    fn start(database: &str, http: u16, grpc: u16) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_inventory-svc"))
-            .args([
-                "--store",
-                "mongodb",
-                "--bus",
-                "rabbitmq",
-                "--database",
-                database,
-            ])
-            .args(["--mongodb-uri", &mongo::uri(), "--amqp-url", &rabbit::url()])
-            .args([
-                "--http-addr",
-                &format!("127.0.0.1:{http}"),
-                "--grpc-addr",
-                &format!("127.0.0.1:{grpc}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inventory-svc starts");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{http}"),
-        }
-    }
-
-    async fn wait(
-        &self,
-        c: &reqwest::Client,
-        what: &str,
-        path: &str,
-        ok: impl Fn(u16, &Value) -> bool,
-    ) {
-        for _ in 0..300 {
-            if let Ok(r) = c.get(format!("{}{path}", self.base)).send().await {
-                let s = r.status().as_u16();
-                let b = r.json().await.unwrap_or(Value::Null);
-                if ok(s, &b) {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("timed out waiting for {what}");
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_database() {
     let _turn = SHARED_QUEUE.lock().await;
     let db = mongo::fresh_database("inv_test").await;
     let name = db.name().to_owned();
     let (http, grpc) = (free_port(), free_port());
-    let c = reqwest::Client::new();
     let bus = rabbit::connect().await;
 
-    let mut service = Service::start(&name, http, grpc);
+    let (mongodb_uri, amqp_url) = (mongo::uri(), rabbit::url());
+    let args = [
+        "--store",
+        "mongodb",
+        "--bus",
+        "rabbitmq",
+        "--database",
+        &name,
+        "--mongodb-uri",
+        &mongodb_uri,
+        "--amqp-url",
+        &amqp_url,
+    ];
+    let mut service = Service::start(&args, http, grpc);
     service
-        .wait(&c, "ready", "/health/ready", |s, _| s == 200)
+        .wait("ready", "/health/ready", |s, _| s == 200)
         .await;
     let product = format!("kill-{}", EventId::new().as_uuid().simple());
-    let r = c
-        .post(format!("{}/products", service.base))
-        .json(&json!({"id": product, "name": "K", "unit": "pcs"}))
-        .send()
-        .await
-        .unwrap();
+    let r = service
+        .post(
+            "/products",
+            &json!({"id": product, "name": "K", "unit": "pcs"}),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     let event = EventEnvelope::new(
         PurchaseCompleted {
@@ -208,38 +152,22 @@ async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_da
         .unwrap();
     let stock = format!("/stock/main/{product}");
     service
-        .wait(&c, "stock 6", &stock, |s, b| s == 200 && b["on_hand"] == 6)
+        .wait("stock 6", &stock, |s, b| s == 200 && b["on_hand"] == 6)
         .await;
 
     service.child.kill().unwrap(); // SIGKILL: no graceful shutdown
     service.child.wait().unwrap();
     drop(service);
-    let service = Service::start(&name, http, grpc);
+    let service = Service::start(&args, http, grpc);
     service
-        .wait(&c, "ready after restart", "/health/ready", |s, _| s == 200)
+        .wait("ready after restart", "/health/ready", |s, _| s == 200)
         .await;
-    let (s, p) = {
-        let r = c
-            .get(format!("{}/products/{product}", service.base))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json::<Value>().await.unwrap())
-    };
+    let (s, p) = service.get(&format!("/products/{product}")).await.unwrap();
     assert_eq!((s, p["name"].as_str()), (200, Some("K")));
     service
-        .wait(&c, "stock kept", &stock, |s, b| {
-            s == 200 && b["on_hand"] == 6
-        })
+        .wait("stock kept", &stock, |s, b| s == 200 && b["on_hand"] == 6)
         .await;
-    let moves: Value = c
-        .get(format!("{}{stock}/movements", service.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, moves) = service.get(&format!("{stock}/movements")).await.unwrap();
     assert_eq!(moves.as_array().unwrap().len(), 1);
 
     let mut collections = db.database().list_collection_names().await.unwrap();

@@ -1,0 +1,89 @@
+//! The inventory-svc binary as a child process, for tests that must kill it
+//! or its dependencies for real. Shared by `mongodb.rs` and `database_down.rs`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running inventory-svc; killed (SIGKILL) on drop.
+pub struct Service {
+    pub child: Child,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Service {
+    /// Starts the binary with `args` plus REST on `http` and gRPC on `grpc`.
+    pub fn start(args: &[&str], http: u16, grpc: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_inventory-svc"))
+            .args(args)
+            .args([
+                "--http-addr",
+                &format!("127.0.0.1:{http}"),
+                "--grpc-addr",
+                &format!("127.0.0.1:{grpc}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inventory-svc starts");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{http}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Status and JSON body of `GET path`; `None` while nothing answers.
+    pub async fn get(&self, path: &str) -> Option<(u16, Value)> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .ok()?;
+        Some((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// `POST path` with a JSON body; the status.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `GET path` for up to 30 s until `ok(status, body)`; the body.
+    pub async fn wait(&self, what: &str, path: &str, ok: impl Fn(u16, &Value) -> bool) -> Value {
+        let mut last = None;
+        for _ in 0..300 {
+            if let Some((s, b)) = self.get(path).await {
+                if ok(s, &b) {
+                    return b;
+                }
+                last = Some((s, b));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}; last answer {last:?}");
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
