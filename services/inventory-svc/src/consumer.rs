@@ -5,18 +5,29 @@
 //! retry with backoff; the message can never apply (malformed, unknown type
 //! or version, unknown store or product) → dead-letter at once with a reason
 //! code, so a poison message never loops.
+//!
+//! After applying, and before the ack, the consumer publishes one
+//! `stock.changed` per line. It needs no outbox of its own: the delivery is
+//! the outbox. If publishing fails or the process dies first, the message is
+//! redelivered, the ledger answers "already applied", and the same events
+//! are published again under the same ids ([`EventId::derive`]), which
+//! their consumers deduplicate. With nobody bound to `stock.changed` the
+//! broker routes them nowhere, which is fine: there is no one to tell.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use erp_bus::{Delivery, Disposition, MessageHandler, Subscription};
+use erp_bus::{
+    BusError, Delivery, Disposition, EventBus, MessageHandler, OutgoingMessage, Subscription,
+};
 use erp_core::{
-    DecodeError, DomainEvent, EventLine, PurchaseCompleted, RawEnvelope, SaleCompleted,
+    DecodeError, DomainEvent, EventEnvelope, EventId, EventLine, PurchaseCompleted, RawEnvelope,
+    SaleCompleted, StockChanged,
 };
 use erp_store::StoreError;
 
 use crate::{
-    app::Inventory,
+    app::{Inventory, SOURCE},
     stock::{Movement, MovementKind},
 };
 
@@ -29,16 +40,78 @@ pub fn subscription() -> Subscription {
 }
 
 /// Handles deliveries of [`QUEUE`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StockConsumer {
     inventory: Inventory,
+    bus: Arc<dyn EventBus>,
+}
+
+impl std::fmt::Debug for StockConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StockConsumer").finish_non_exhaustive()
+    }
 }
 
 impl StockConsumer {
-    /// A consumer applying to `inventory`'s ledger.
-    pub fn new(inventory: Inventory) -> Self {
-        Self { inventory }
+    /// A consumer applying to `inventory`'s ledger and announcing each
+    /// change as `stock.changed` on `bus`.
+    pub fn new(inventory: Inventory, bus: Arc<dyn EventBus>) -> Self {
+        Self { inventory, bus }
     }
+
+    /// One `stock.changed` per line of an applied movement, published with
+    /// confirms. `on_hand` is the level read after applying, so with
+    /// concurrent events it may already include a later change.
+    async fn announce(
+        &self,
+        m: &Movement,
+        correlation_id: &str,
+        attempt: u32,
+    ) -> Result<(), Disposition> {
+        let mut messages = Vec::with_capacity(m.deltas.len());
+        for (product, delta) in &m.deltas {
+            let on_hand = match self.inventory.ledger.level(&m.store_id, product).await {
+                Ok(level) => level.map_or(0, |l| l.on_hand),
+                Err(e) => return Err(retry(attempt, &e)),
+            };
+            let mut event = EventEnvelope::new(
+                StockChanged {
+                    store_id: m.store_id.clone(),
+                    product_id: product.clone(),
+                    delta: *delta,
+                    on_hand,
+                    cause_event_id: m.event_id,
+                },
+                SOURCE,
+                correlation_id,
+                m.event_id.to_string(),
+            );
+            event.id = stock_changed_id(m.event_id, &m.store_id, product);
+            messages.push(OutgoingMessage::from_envelope(&event.into_raw()));
+        }
+        for result in self.bus.publish_batch(messages).await {
+            match result {
+                Ok(()) | Err(BusError::Unroutable(_)) => {}
+                Err(e) => {
+                    return Err(Disposition::retry(
+                        backoff(attempt),
+                        format!("publishing stock.changed: {e}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The id of the `stock.changed` that event `cause` raises for one pair:
+/// the same on every redelivery of `cause`.
+pub fn stock_changed_id(
+    cause: EventId,
+    store: &erp_core::StoreId,
+    product: &erp_core::ProductId,
+) -> EventId {
+    cause.derive(&format!("stock.changed/{store}/{product}"))
 }
 
 /// Why a message can never be applied; the dead-letter reason.
@@ -99,11 +172,15 @@ fn dead(e: DecodeError) -> Disposition {
     Disposition::dead_letter(decode_reason(&e))
 }
 
-fn retry(attempt: u32, e: &StoreError) -> Disposition {
-    let after = Duration::from_millis(100)
+/// 100 ms doubling per attempt, at most 5 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100)
         .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(Duration::from_secs(5));
-    Disposition::retry(after, format!("store: {e}"))
+        .min(Duration::from_secs(5))
+}
+
+fn retry(attempt: u32, e: &StoreError) -> Disposition {
+    Disposition::retry(backoff(attempt), format!("store: {e}"))
 }
 
 #[async_trait]
@@ -113,6 +190,7 @@ impl MessageHandler for StockConsumer {
             Ok(raw) => raw,
             Err(e) => return dead(e),
         };
+        let correlation_id = raw.correlation_id.clone();
         let m = match movement(raw) {
             Ok(m) => m,
             Err(d) => return d,
@@ -131,11 +209,12 @@ impl MessageHandler for StockConsumer {
             }
         }
         match inv.ledger.apply(&m).await {
-            Ok(applied) => {
-                tracing::debug!(event_id = %m.event_id, ?applied, "stock movement");
-                Disposition::Ack
-            }
-            Err(e) => retry(delivery.attempt, &e),
+            Ok(applied) => tracing::debug!(event_id = %m.event_id, ?applied, "stock movement"),
+            Err(e) => return retry(delivery.attempt, &e),
+        }
+        match self.announce(&m, &correlation_id, delivery.attempt).await {
+            Ok(()) => Disposition::Ack,
+            Err(retry) => retry,
         }
     }
 }

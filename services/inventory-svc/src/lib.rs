@@ -2,7 +2,8 @@
 //!
 //! Owns products, stores and stock. Consumes `purchase.completed` (+) and
 //! `sale.completed` (−) from queue `inventory.stock`, once per event id, into
-//! a movements ledger and stock levels; answers REST on :8083 and gRPC
+//! a movements ledger and stock levels, and announces each change as
+//! `stock.changed`; answers REST on :8083 and gRPC
 //! `erp.inventory.v1.Inventory` on :50051.
 //!
 //! | module | job |
@@ -12,7 +13,7 @@
 //! | `stock_mongo` | the ledger on MongoDB (feature `mongodb`), exactly once across crashes |
 //! | [`projections`] | catalog read models from catalog events |
 //! | [`app`] | commands and queries used by every adapter below |
-//! | [`consumer`] | the bus handler applying events to the ledger |
+//! | [`consumer`] | the bus handler applying events to the ledger and publishing `stock.changed` |
 //! | [`api`] | REST routes |
 //! | [`grpc`] | gRPC service |
 //! | [`config`], [`startup`] | flags and wiring; `main.rs` only calls them |

@@ -80,7 +80,7 @@ impl Application {
         let consumer = bus
             .subscribe(
                 subscription(),
-                Arc::new(StockConsumer::new(inventory.clone())),
+                Arc::new(StockConsumer::new(inventory.clone(), bus.clone())),
             )
             .await
             .context("subscribing to inventory.stock")?;

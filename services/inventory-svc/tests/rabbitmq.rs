@@ -72,6 +72,22 @@ impl Client {
     }
 }
 
+/// A queue of this test only, bound to `stock.changed`; deleted afterwards.
+const CHANGES: &str = "test.inventory-stock-changed";
+
+/// Hands each `stock.changed` to the test.
+struct Announcements(tokio::sync::mpsc::UnboundedSender<erp_core::RawEnvelope>);
+
+#[async_trait::async_trait]
+impl erp_bus::MessageHandler for Announcements {
+    async fn handle(&self, delivery: &erp_bus::Delivery) -> erp_bus::Disposition {
+        let _ = self
+            .0
+            .send(erp_core::RawEnvelope::decode(&delivery.body).unwrap());
+        erp_bus::Disposition::Ack
+    }
+}
+
 async fn publish_until_confirmed(bus: &RabbitBus, m: OutgoingMessage) {
     for _ in 0..300 {
         if bus.publish(m.clone()).await.is_ok() {
@@ -139,6 +155,17 @@ async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
         .unwrap();
     assert_eq!(r.status(), 201);
 
+    // Whoever binds a queue to stock.changed hears of each change.
+    rabbit::delete_subscription_queues(CHANGES).await;
+    let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let listening = client_bus
+        .subscribe(
+            erp_bus::Subscription::new(CHANGES, &["stock.changed"]),
+            Arc::new(Announcements(tx)),
+        )
+        .await
+        .unwrap();
+
     // The same message id twice moves stock once.
     let twice = purchase("rmq-widget", 3);
     client_bus.publish(twice.clone()).await.unwrap();
@@ -158,6 +185,27 @@ async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
             .len(),
         1
     );
+
+    let change = tokio::time::timeout(Duration::from_secs(10), changes.recv())
+        .await
+        .expect("a stock.changed")
+        .unwrap();
+    assert_eq!(change.event_type, "stock.changed");
+    assert_eq!(change.data["product_id"], "rmq-widget");
+    assert_eq!(
+        (
+            change.data["delta"].as_i64(),
+            change.data["on_hand"].as_i64()
+        ),
+        (Some(3), Some(3))
+    );
+    // The duplicate may announce again, but only under the same id.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(again) = changes.try_recv() {
+        assert_eq!(again.id, change.id);
+    }
+    listening.stop().await;
+    rabbit::delete_subscription_queues(CHANGES).await;
 
     // A malformed message goes to the DLQ; the service stays ready.
     client_bus

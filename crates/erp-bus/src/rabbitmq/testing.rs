@@ -37,3 +37,28 @@ pub fn rabbitmqctl(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Deletes the queues of subscription `queue` (the queue, its `.retry` and
+/// its `.dlq`) if they exist, so a test's own listener leaves nothing behind
+/// that would keep collecting other tests' messages.
+pub async fn delete_subscription_queues(queue: &str) {
+    let properties = lapin::ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio::current());
+    let connection = lapin::Connection::connect(&url(), properties)
+        .await
+        .expect("RabbitMQ is reachable");
+    let channel = connection.create_channel().await.expect("a channel");
+    for name in [
+        queue.to_owned(),
+        format!("{queue}.retry"),
+        format!("{queue}.dlq"),
+    ] {
+        // Deleting a queue that does not exist is a no-op in RabbitMQ.
+        channel
+            .queue_delete(&name, lapin::options::QueueDeleteOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("deleting {name}: {e}"));
+    }
+    let _ = connection.close(200, "done").await;
+}

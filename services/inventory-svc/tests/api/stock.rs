@@ -189,3 +189,122 @@ async fn duplicates_redeliveries_and_reordering_still_move_stock_exactly_once() 
         "one ledger row per event"
     );
 }
+
+/// Records what arrives on a queue bound to `stock.changed`.
+struct Announcements(tokio::sync::mpsc::UnboundedSender<erp_core::RawEnvelope>);
+
+#[async_trait::async_trait]
+impl erp_bus::MessageHandler for Announcements {
+    async fn handle(&self, delivery: &erp_bus::Delivery) -> erp_bus::Disposition {
+        let _ = self
+            .0
+            .send(erp_core::RawEnvelope::decode(&delivery.body).unwrap());
+        erp_bus::Disposition::Ack
+    }
+}
+
+async fn listen_for_stock_changes(
+    bus: &MemoryBus,
+) -> tokio::sync::mpsc::UnboundedReceiver<erp_core::RawEnvelope> {
+    use erp_bus::EventBus;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let subscription = erp_bus::Subscription::new("test.stock-changed", &["stock.changed"]);
+    let handle = bus
+        .subscribe(subscription, std::sync::Arc::new(Announcements(tx)))
+        .await
+        .unwrap();
+    std::mem::forget(handle); // listens for the rest of the test
+    rx
+}
+
+async fn next(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<erp_core::RawEnvelope>,
+) -> erp_core::RawEnvelope {
+    tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a stock.changed within 5 s")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_applied_line_is_announced_as_stock_changed_with_the_level_after_it() {
+    let bus = MemoryBus::new();
+    let mut changes = listen_for_stock_changes(&bus).await;
+    let app = spawn_app_on(bus).await;
+    app.product("a").await;
+    app.product("b").await;
+    let bought = purchase("main", vec![line("a", 5), line("b", 2)]);
+    app.publish(&bought).await;
+    let mut got = vec![next(&mut changes).await, next(&mut changes).await];
+    got.sort_by_key(|e| e.data["product_id"].as_str().unwrap().to_owned());
+    for (event, (product, delta)) in got.iter().zip([("a", 5), ("b", 2)]) {
+        assert_eq!(event.event_type, "stock.changed");
+        assert_eq!(event.source, "inventory-svc");
+        assert_eq!(event.correlation_id, bought.correlation_id);
+        assert_eq!(event.causation_id, bought.id.to_string());
+        assert_eq!(event.data["store_id"], "main");
+        assert_eq!(event.data["product_id"], product);
+        assert_eq!(event.data["delta"], delta);
+        assert_eq!(event.data["on_hand"], delta);
+        assert_eq!(event.data["cause_event_id"], json!(bought.id));
+    }
+    assert_ne!(got[0].id, got[1].id);
+
+    app.publish(&sale("main", vec![line("a", 7)])).await;
+    let sold = next(&mut changes).await;
+    assert_eq!(
+        (sold.data["delta"].as_i64(), sold.data["on_hand"].as_i64()),
+        (Some(-7), Some(-2))
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_event_announces_again_under_the_same_ids() {
+    let bus = MemoryBus::new();
+    let mut changes = listen_for_stock_changes(&bus).await;
+    let app = spawn_app_on(bus).await;
+    app.product("a").await;
+    let bought = purchase("main", vec![line("a", 3)]);
+    app.publish(&bought).await;
+    let first = next(&mut changes).await;
+    app.publish(&bought).await;
+    let again = next(&mut changes).await;
+    assert_eq!(
+        first.id, again.id,
+        "consumers of stock.changed can deduplicate"
+    );
+    assert_eq!(app.on_hand("main", "a").await, 3);
+}
+
+#[tokio::test]
+async fn a_refused_stock_changed_publish_retries_the_event_and_loses_nothing() {
+    use erp_bus::{EventBus, OutgoingMessage};
+    let bus = MemoryBus::with_faults(Faults {
+        seed: 11,
+        duplicate: 0.0,
+        redeliver: 0.0,
+        reorder: 0.0,
+        nack: 0.3,
+    });
+    let mut changes = listen_for_stock_changes(&bus).await;
+    let app = spawn_app_on(bus.clone()).await;
+    app.product("a").await;
+    let mut expected = std::collections::HashSet::new();
+    for _ in 0..10 {
+        let event = purchase("main", vec![line("a", 1)]);
+        expected.insert(event.id);
+        // The test's own publish meets the same nacks: retry it.
+        while bus
+            .publish(OutgoingMessage::from_envelope(&event))
+            .await
+            .is_err()
+        {}
+    }
+    let mut announced = std::collections::HashSet::new();
+    while announced.len() < expected.len() {
+        let change = next(&mut changes).await;
+        announced.insert(erp_core::EventId::parse(change.causation_id.as_str()).unwrap());
+    }
+    assert_eq!(announced, expected, "every event announced");
+    app.wait_on_hand("main", "a", 10).await;
+}
