@@ -9,7 +9,9 @@
 
 use std::{fs, path::PathBuf};
 
-use erp_core::{EventEnvelope, PurchaseCompleted, SaleCompleted, schema::event_schemas};
+use erp_core::{
+    EventEnvelope, PurchaseCompleted, SaleCompleted, StockChanged, schema::event_schemas,
+};
 use serde_json::Value;
 
 /// Descriptions come from doc comments; rewording them breaks nobody.
@@ -66,4 +68,7 @@ fn recorded_v1_messages_still_decode() {
     assert_eq!(p.data.lines[0].quantity.get(), 10);
     let s = EventEnvelope::<SaleCompleted>::decode(&read("sale.completed.v1.json")).unwrap();
     assert_eq!(s.data.lines[0].unit_price.minor(), 400);
+    let c = EventEnvelope::<StockChanged>::decode(&read("stock.changed.v1.json")).unwrap();
+    assert_eq!((c.data.delta, c.data.on_hand), (-3, 7));
+    assert_eq!(c.data.cause_event_id, s.id);
 }
