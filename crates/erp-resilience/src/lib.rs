@@ -6,7 +6,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`breaker`] | [`CircuitBreakerLayer`]: closed → open on a failure ratio over a sliding window (with a minimum of calls), fails fast while open with the remaining open time, half-open admits at most *k* probes however many callers race, state-change hooks, readable state and counters |
-//! | [`retry`] | [`RetryPolicy`], a `tower::retry::Policy` for HTTP: exponential backoff with full jitter, attempt limit, a retry budget, `Retry-After`, a classifier (connect errors, timeouts, 429/502/503/504; never other 4xx), the attempt number in `x-retry-attempt`, and non-idempotent requests retried only with an `Idempotency-Key` |
+//! | [`retry`] | [`RetryPolicy`], a `tower::retry::Policy` for HTTP: exponential backoff with full jitter, attempt limit, a retry budget, `Retry-After`, a classifier (connect errors, timeouts, 429/502/503/504; never other 4xx), `Retry-After` in seconds or as an HTTP date, the attempt number in `x-retry-attempt`, and non-idempotent requests retried only with an `Idempotency-Key` |
 //! | [`backoff`] | the jittered exponential backoff both use |
 //!
 //! Timeouts are tower's own `tower::timeout::TimeoutLayer`; a typical

@@ -102,12 +102,22 @@ fn classify<B>(result: &Result<Response<B>, BoxError>) -> Verdict {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs),
+                    .and_then(|v| retry_after(v, std::time::SystemTime::now())),
             },
             _ => Verdict::Final,
         },
     }
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay seconds, or an HTTP
+/// date, read as the time left until then (zero once it has passed).
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Safe to send twice: idempotent methods, or a request carrying an
@@ -162,5 +172,29 @@ impl<B: Clone, Rb> Policy<Request<B>, Response<Rb>, BoxError> for RetryPolicy {
             .headers_mut()
             .insert(ATTEMPT_HEADER, HeaderValue::from(1));
         Some(clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::retry_after;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(retry_after(" 3 ", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:57 GMT", now),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(retry_after("soon", SystemTime::UNIX_EPOCH), None);
+        assert_eq!(retry_after("-1", now), None);
     }
 }
