@@ -18,38 +18,15 @@ use tokio::sync::mpsc;
 
 use crate::{
     BusError, DeadLetter, Delivery, Disposition, EventBus, Headers, MessageHandler,
-    OutgoingMessage, Subscription,
+    OutgoingMessage, Recorder, Subscription,
 };
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
-type Behaviour = Box<dyn Fn(&Delivery) -> Disposition + Send + Sync>;
-
-/// Forwards every delivery to a channel, then answers with `behaviour`.
-struct Recorder {
-    seen: mpsc::UnboundedSender<Delivery>,
-    behaviour: Behaviour,
-}
-
-#[async_trait]
-impl MessageHandler for Recorder {
-    async fn handle(&self, delivery: &Delivery) -> Disposition {
-        let _ = self.seen.send(delivery.clone());
-        (self.behaviour)(delivery)
-    }
-}
-
 fn recorder(
     behaviour: impl Fn(&Delivery) -> Disposition + Send + Sync + 'static,
 ) -> (Arc<Recorder>, mpsc::UnboundedReceiver<Delivery>) {
-    let (seen, rx) = mpsc::unbounded_channel();
-    (
-        Arc::new(Recorder {
-            seen,
-            behaviour: Box::new(behaviour),
-        }),
-        rx,
-    )
+    Recorder::new(behaviour)
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>, what: &str) -> Delivery {

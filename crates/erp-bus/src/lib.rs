@@ -12,9 +12,12 @@
 //!   dead-letter list, in process. For users' tests and the embedded default.
 //! - [`relay::OutboxRelay`]: moves events from a service's outbox
 //!   ([`erp_store::Outbox`]) to its projections and to the bus, then marks them
-//!   sent. Services never publish inline after a write.
+//!   sent. Services never publish inline after a write; a consumer may
+//!   publish before it acks, since its unacked delivery keeps the event.
 //! - `rabbitmq::RabbitBus` (feature `rabbitmq`): the same port on RabbitMQ.
 //! - [`contract`]: the suite every adapter must pass.
+//! - [`Recorder`]: a handler that hands deliveries to a channel, for tests
+//!   that listen to what a service publishes.
 //!
 //! | feature | adds |
 //! |---|---|
@@ -29,6 +32,7 @@ mod message;
 mod port;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
+mod recorder;
 pub mod relay;
 mod topic;
 
@@ -38,4 +42,5 @@ pub use message::{
     TRACEPARENT_HEADER,
 };
 pub use port::{BusStatus, EventBus, MessageHandler, Subscription, SubscriptionHandle};
+pub use recorder::Recorder;
 pub use topic::topic_matches;

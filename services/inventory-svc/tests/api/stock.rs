@@ -190,40 +190,23 @@ async fn duplicates_redeliveries_and_reordering_still_move_stock_exactly_once() 
     );
 }
 
-/// Records what arrives on a queue bound to `stock.changed`.
-struct Announcements(tokio::sync::mpsc::UnboundedSender<erp_core::RawEnvelope>);
+type Deliveries = tokio::sync::mpsc::UnboundedReceiver<erp_bus::Delivery>;
 
-#[async_trait::async_trait]
-impl erp_bus::MessageHandler for Announcements {
-    async fn handle(&self, delivery: &erp_bus::Delivery) -> erp_bus::Disposition {
-        let _ = self
-            .0
-            .send(erp_core::RawEnvelope::decode(&delivery.body).unwrap());
-        erp_bus::Disposition::Ack
-    }
-}
-
-async fn listen_for_stock_changes(
-    bus: &MemoryBus,
-) -> tokio::sync::mpsc::UnboundedReceiver<erp_core::RawEnvelope> {
+async fn listen_for_stock_changes(bus: &MemoryBus) -> Deliveries {
     use erp_bus::EventBus;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (recorder, deliveries) = erp_bus::Recorder::acking();
     let subscription = erp_bus::Subscription::new("test.stock-changed", &["stock.changed"]);
-    let handle = bus
-        .subscribe(subscription, std::sync::Arc::new(Announcements(tx)))
-        .await
-        .unwrap();
+    let handle = bus.subscribe(subscription, recorder).await.unwrap();
     std::mem::forget(handle); // listens for the rest of the test
-    rx
+    deliveries
 }
 
-async fn next(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<erp_core::RawEnvelope>,
-) -> erp_core::RawEnvelope {
-    tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+async fn next(deliveries: &mut Deliveries) -> erp_core::RawEnvelope {
+    let delivery = tokio::time::timeout(std::time::Duration::from_secs(5), deliveries.recv())
         .await
         .expect("a stock.changed within 5 s")
-        .unwrap()
+        .unwrap();
+    erp_core::RawEnvelope::decode(&delivery.body).unwrap()
 }
 
 #[tokio::test]
@@ -235,7 +218,7 @@ async fn each_applied_line_is_announced_as_stock_changed_with_the_level_after_it
     app.product("b").await;
     let bought = purchase("main", vec![line("a", 5), line("b", 2)]);
     app.publish(&bought).await;
-    let mut got = vec![next(&mut changes).await, next(&mut changes).await];
+    let mut got = [next(&mut changes).await, next(&mut changes).await];
     got.sort_by_key(|e| e.data["product_id"].as_str().unwrap().to_owned());
     for (event, (product, delta)) in got.iter().zip([("a", 5), ("b", 2)]) {
         assert_eq!(event.event_type, "stock.changed");
