@@ -22,6 +22,9 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0,
 ];
 
+/// How often buffered histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process-wide handle; installs the recorder on first use. Services in
 /// one process (all-in-one) share it and are told apart by their `service`
 /// label.
@@ -35,8 +38,29 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");
         }
+        spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// The exporter buffers every histogram sample until someone folds them
+/// into buckets: a scrape does, and so must this upkeep, or a service that
+/// nobody scrapes grows by every request it times. `build_recorder` (which
+/// we need, to own the handle without the exporter's own HTTP listener)
+/// leaves upkeep to the caller. A plain thread, so it runs whatever runtime
+/// (or none) the first caller is on.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "no metrics upkeep thread; histograms drain on scrape only");
+    }
 }
 
 /// Metrics in the Prometheus text format.

@@ -44,8 +44,9 @@ impl<V> MemoryReadModel<V> {
     }
 }
 
+/// Reads a view straight from the stored JSON (no copy of the document).
 fn decode<V: DeserializeOwned>(doc: &Value) -> Result<V, StoreError> {
-    serde_json::from_value(doc.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))
+    V::deserialize(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[async_trait]
