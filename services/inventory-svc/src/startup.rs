@@ -43,6 +43,7 @@ pub struct Application {
     relay: OutboxRelay,
     consumer: SubscriptionHandle,
     token: Option<erp_service::auth::ApiToken>,
+    health: Health,
 }
 
 impl std::fmt::Debug for Application {
@@ -95,7 +96,7 @@ impl Application {
             .with(FnCheck::new("consumer", true, move || *attached.borrow()));
         let router = erp_service::http::finish(
             api::router(inventory.clone(), stores.idempotency())
-                .merge(erp_service::health::routes(health)),
+                .merge(erp_service::health::routes(health.clone())),
             "inventory-svc",
             config.common.token(),
         );
@@ -114,6 +115,7 @@ impl Application {
             relay,
             consumer,
             token: config.common.token(),
+            health,
         })
     }
 
@@ -143,17 +145,20 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grpc_service = grpc::server(self.inventory.clone(), self.token.clone());
         let (reflection_v1, reflection_v1alpha) = grpc::reflection()?;
+        let readiness = self.health;
         let grpc_listener = self.grpc;
         let result = erp_service::runtime::run(
             self.http,
             self.router,
             self.relay,
             |cancel| async move {
+                let grpc_health = grpc::health(readiness, cancel.clone());
                 tonic::transport::Server::builder()
                     .layer(tower_http::trace::TraceLayer::new_for_grpc())
                     .add_service(grpc_service)
                     .add_service(reflection_v1)
                     .add_service(reflection_v1alpha)
+                    .add_service(grpc_health)
                     .serve_with_incoming_shutdown(
                         tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
                         cancel.cancelled_owned(),

@@ -148,3 +148,52 @@ async fn reflection_lists_the_inventory_service_for_tools_like_grpcurl() {
         "services: {names:?}"
     );
 }
+
+#[tokio::test]
+async fn grpc_health_follows_readiness() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let app = spawn_app().await;
+    let channel = tonic::transport::Channel::from_shared(app.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let status = |service: &str| {
+        let mut health = health.clone();
+        let request = HealthCheckRequest {
+            service: service.to_owned(),
+        };
+        async move { health.check(request).await.unwrap().into_inner().status }
+    };
+    let wait_for = |want: ServingStatus| async move {
+        for _ in 0..50 {
+            if status("erp.inventory.v1.Inventory").await == want as i32 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("never {want:?}");
+    };
+    wait_for(ServingStatus::Serving).await;
+    assert_eq!(status("").await, ServingStatus::Serving as i32);
+
+    app.bus.disconnect();
+    wait_for(ServingStatus::NotServing).await;
+    assert_eq!(
+        app.get("/health/ready").await.0,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE
+    );
+    app.bus.reconnect();
+    wait_for(ServingStatus::Serving).await;
+
+    let unknown = health
+        .check(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
