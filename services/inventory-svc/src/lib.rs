@@ -15,7 +15,7 @@
 //! | [`app`] | commands and queries used by every adapter below |
 //! | [`consumer`] | the bus handler applying events to the ledger and publishing `stock.changed` |
 //! | [`api`] | REST routes |
-//! | [`grpc`] | gRPC service |
+//! | [`grpc`] | gRPC service, server reflection and `grpc.health.v1` |
 //! | [`config`], [`startup`] | flags and wiring; `main.rs` only calls them |
 
 pub mod api;
