@@ -9,7 +9,7 @@
 //!
 //! Three paths, each raw then SDK, `BENCH_ROUNDS` rounds (default 3) of
 //! `BENCH_SECS` seconds (default 3) with `BENCH_CONCURRENCY` requests in
-//! flight (default 64):
+//! flight (default 64); `BENCH_PATHS` picks some of `get,post,grpc`:
 //! - `GET /products/{id}`: raw axum reading a `HashMap` vs inventory-svc
 //!   (read model, metrics, request ids, deadline, panic guard, fallbacks);
 //! - `POST /products`: raw axum parsing JSON into a `Mutex<HashMap>` vs
@@ -344,6 +344,8 @@ async fn main() {
     let secs = env_or("BENCH_SECS", 3);
     let rounds = env_or("BENCH_ROUNDS", 3);
     let c = env_or("BENCH_CONCURRENCY", 64);
+    let paths = std::env::var("BENCH_PATHS").unwrap_or_else(|_| "get,post,grpc".into());
+    let wanted = |path: &str| paths.split(',').any(|p| p.trim() == path);
     println!("service overhead: {rounds} rounds × {secs} s, {c} in flight, 2 worker threads");
     let raw_rest = raw_http().await;
     let raw_rpc = raw_grpc().await;
@@ -352,24 +354,28 @@ async fn main() {
     http_get(1, c, raw_rest).await;
     http_get(1, c, sdk_rest).await;
 
-    let (mut raw, mut sdk) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        raw.push(http_get(secs, c, raw_rest).await);
-        sdk.push(http_get(secs, c, sdk_rest).await);
+    if wanted("get") {
+        let (mut raw, mut sdk) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            raw.push(http_get(secs, c, raw_rest).await);
+            sdk.push(http_get(secs, c, sdk_rest).await);
+        }
+        report("GET /products/{id}", &raw, &sdk);
     }
-    report("GET /products/{id}", &raw, &sdk);
-
-    let (mut raw, mut sdk) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        raw.push(http_post(secs, c, raw_rest, format!("r{round}")).await);
-        sdk.push(http_post(secs, c, sdk_rest, format!("r{round}")).await);
+    if wanted("post") {
+        let (mut raw, mut sdk) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            raw.push(http_post(secs, c, raw_rest, format!("r{round}")).await);
+            sdk.push(http_post(secs, c, sdk_rest, format!("r{round}")).await);
+        }
+        report("POST /products", &raw, &sdk);
     }
-    report("POST /products", &raw, &sdk);
-
-    let (mut raw, mut sdk) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        raw.push(grpc_get(secs, c, raw_rpc).await);
-        sdk.push(grpc_get(secs, c, sdk_rpc).await);
+    if wanted("grpc") {
+        let (mut raw, mut sdk) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            raw.push(grpc_get(secs, c, raw_rpc).await);
+            sdk.push(grpc_get(secs, c, sdk_rpc).await);
+        }
+        report("gRPC GetProduct (one HTTP/2 connection)", &raw, &sdk);
     }
-    report("gRPC GetProduct (one HTTP/2 connection)", &raw, &sdk);
 }

@@ -66,9 +66,17 @@ pub trait Projection: Send + Sync {
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError>;
 }
 
-/// The projections of one service, fed together.
-#[derive(Clone, Default)]
-pub struct Projections(Vec<Arc<dyn Projection>>);
+/// The projections of one service, fed together. Cheap to clone (one
+/// shared slice): handlers' state holds it and web frameworks clone that
+/// state per request.
+#[derive(Clone)]
+pub struct Projections(Arc<[Arc<dyn Projection>]>);
+
+impl Default for Projections {
+    fn default() -> Self {
+        Self(Arc::new([]))
+    }
+}
 
 impl std::fmt::Debug for Projections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,7 +89,7 @@ impl std::fmt::Debug for Projections {
 impl Projections {
     /// A set of projections.
     pub fn new(projections: Vec<Arc<dyn Projection>>) -> Self {
-        Self(projections)
+        Self(projections.into())
     }
 
     /// Feeds `event` to every projection that handles its type, stopping at

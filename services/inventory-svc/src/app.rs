@@ -42,9 +42,28 @@ fn already_exists_or(e: CreateError<CatalogError>, what: &'static str) -> Invent
     }
 }
 
-/// Everything inventory's adapters need, wired together.
+/// Everything inventory's adapters need, wired together. Cheap to clone:
+/// axum clones handler state per request, so the parts sit behind one `Arc`.
 #[derive(Clone)]
-pub struct Inventory {
+pub struct Inventory(Arc<InventoryParts>);
+
+impl std::ops::Deref for Inventory {
+    type Target = InventoryParts;
+
+    fn deref(&self) -> &InventoryParts {
+        &self.0
+    }
+}
+
+impl Inventory {
+    /// Wires the parts together.
+    pub(crate) fn new(parts: InventoryParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+/// The ports inventory's commands and queries use.
+pub struct InventoryParts {
     pub(crate) products: Arc<dyn WriteStore<Product>>,
     pub(crate) stores: Arc<dyn WriteStore<Store>>,
     pub(crate) product_views: Arc<dyn ReadModel<Product>>,

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     api,
-    app::Inventory,
+    app::{Inventory, InventoryParts},
     config::Config,
     consumer::{StockConsumer, subscription},
     grpc,
@@ -66,14 +66,14 @@ impl Application {
             Arc::new(StoresProjection(store_views.clone())),
         ]);
         let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
-        let inventory = Inventory {
+        let inventory = Inventory::new(InventoryParts {
             products: stores.write_store("products"),
             stores: stores.write_store("stores"),
             product_views,
             store_views,
             ledger: stock_ledger(&stores).await?,
             relay: relay.handle(),
-        };
+        });
         inventory
             .ensure_main_store()
             .await

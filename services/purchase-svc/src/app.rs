@@ -19,9 +19,28 @@ use crate::{
 /// The name purchase-svc signs its events with.
 pub const SOURCE: &str = "purchase-svc";
 
-/// Everything the routes need.
+/// Everything the routes need. Cheap to clone: axum clones handler state
+/// per request, so the parts sit behind one `Arc`.
 #[derive(Clone)]
-pub struct Purchases {
+pub struct Purchases(Arc<PurchaseParts>);
+
+impl std::ops::Deref for Purchases {
+    type Target = PurchaseParts;
+
+    fn deref(&self) -> &PurchaseParts {
+        &self.0
+    }
+}
+
+impl Purchases {
+    /// Wires the parts together.
+    pub(crate) fn new(parts: PurchaseParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+/// The ports purchases's commands and queries use.
+pub struct PurchaseParts {
     pub(crate) store: Arc<dyn WriteStore<Purchase>>,
     pub(crate) views: Arc<dyn ReadModel<Purchase>>,
     pub(crate) inventory: InventoryClient,

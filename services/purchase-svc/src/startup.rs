@@ -12,7 +12,10 @@ use erp_service::{
 };
 
 use crate::{
-    api, app::Purchases, config::Config, inventory_client::InventoryClient,
+    api,
+    app::{PurchaseParts, Purchases},
+    config::Config,
+    inventory_client::InventoryClient,
     projection::PurchasesProjection,
 };
 
@@ -30,7 +33,7 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
         .await?;
     let projections = Projections::new(vec![Arc::new(PurchasesProjection(views.clone()))]);
     let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
-    let purchases = Purchases {
+    let purchases = Purchases::new(PurchaseParts {
         store: stores.write_store("purchases"),
         views,
         inventory: InventoryClient::connect(
@@ -41,7 +44,7 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
         )
         .context("inventory gRPC endpoint")?,
         relay: relay.handle(),
-    };
+    });
     let health = publisher_health(&stores, bus);
     let router = erp_service::http::finish(
         api::router(purchases, stores.idempotency()).merge(erp_service::health::routes(health)),

@@ -23,9 +23,28 @@ use crate::{
 /// The name sales-svc signs its events with.
 pub const SOURCE: &str = "sales-svc";
 
-/// Everything the routes need.
+/// Everything the routes need. Cheap to clone: axum clones handler state
+/// per request, so the parts sit behind one `Arc`.
 #[derive(Clone)]
-pub struct Sales {
+pub struct Sales(Arc<SalesParts>);
+
+impl std::ops::Deref for Sales {
+    type Target = SalesParts;
+
+    fn deref(&self) -> &SalesParts {
+        &self.0
+    }
+}
+
+impl Sales {
+    /// Wires the parts together.
+    pub(crate) fn new(parts: SalesParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+/// The ports sales's commands and queries use.
+pub struct SalesParts {
     pub(crate) store: Arc<dyn WriteStore<Sale>>,
     pub(crate) views: Arc<dyn ReadModel<Sale>>,
     pub(crate) lines: Arc<dyn ReadModel<SaleLine>>,

@@ -11,7 +11,7 @@ use erp_service::{
 
 use crate::{
     api,
-    app::Sales,
+    app::{Sales, SalesParts},
     config::Config,
     inventory_client::StockClient,
     projections::{SaleLinesProjection, SalesProjection},
@@ -37,13 +37,13 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
         Arc::new(SaleLinesProjection(lines.clone())),
     ]);
     let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
-    let sales = Sales {
+    let sales = Sales::new(SalesParts {
         store: stores.write_store("sales"),
         views,
         lines,
         inventory: StockClient::new(&config.inventory_url, config.retry(), config.common.token()),
         relay: relay.handle(),
-    };
+    });
     let health = publisher_health(&stores, bus);
     let router = erp_service::http::finish(
         api::router(sales, stores.idempotency()).merge(erp_service::health::routes(health)),
