@@ -17,14 +17,14 @@
 //!
 //! Publishing is persistent, `mandatory` and confirmed: `publish` returns
 //! once the broker has the message, an unroutable message is
-//! [`BusError::Unroutable`](crate::BusError::Unroutable), a nack is
-//! [`BusError::Nacked`](crate::BusError::Nacked). Consuming acks manually,
+//! [`BusError::Unroutable`], a nack is
+//! [`BusError::Nacked`]. Consuming acks manually,
 //! after the handler's disposition; a retry or dead-letter copy is confirmed
 //! before the original is acked, so a crash in between only duplicates.
 //!
 //! A supervisor task keeps the connection: on loss it reconnects with
 //! exponential backoff, re-declares the topology and re-attaches every
-//! consumer; [`EventBus::status`](crate::EventBus::status) and each
+//! consumer; [`EventBus::status`] and each
 //! subscription's `attached` flag say what is up meanwhile.
 
 mod connection;
