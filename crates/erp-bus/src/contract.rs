@@ -71,12 +71,21 @@ pub async fn bus<B: EventBus + ?Sized>(bus: &B) -> Vec<String> {
     retries_then_acks(bus, &run).await;
     dead_letters_after_max_attempts(bus, &run).await;
     dead_letters_at_once_when_asked(bus, &run).await;
+    dead_letters_can_be_redriven(bus, &run).await;
     survives_a_panicking_handler(bus, &run).await;
     competing_consumers_share_a_queue(bus, &run).await;
-    ["once", "retry", "poison", "malformed", "panic", "compete"]
-        .iter()
-        .map(|q| format!("{run}.q-{q}"))
-        .collect()
+    [
+        "once",
+        "retry",
+        "poison",
+        "malformed",
+        "redrive",
+        "panic",
+        "compete",
+    ]
+    .iter()
+    .map(|q| format!("{run}.q-{q}"))
+    .collect()
 }
 
 async fn unroutable_publish_is_an_error<B: EventBus + ?Sized>(bus: &B, run: &str) {
@@ -157,6 +166,52 @@ async fn dead_letters_after_max_attempts<B: EventBus + ?Sized>(bus: &B, run: &st
         dead[0].delivery.message_id.as_deref(),
         Some(sent.message_id.as_str())
     );
+}
+
+async fn dead_letters_can_be_redriven<B: EventBus + ?Sized>(bus: &B, run: &str) {
+    let key = format!("{run}.redrive");
+    // The first delivery cannot apply (dead-lettered); once "fixed", it can.
+    let calls = AtomicBool::new(false);
+    let (handler, mut seen) = recorder(move |_| {
+        if calls.swap(true, Ordering::SeqCst) {
+            Disposition::Ack
+        } else {
+            Disposition::dead_letter("unknown_product")
+        }
+    });
+    let queue = format!("{run}.q-redrive");
+    let _sub = bus
+        .subscribe(Subscription::new(&queue, &[&key]), handler)
+        .await
+        .unwrap();
+    let sent = message(&key, r#"{"fact":1}"#);
+    bus.publish(sent.clone()).await.unwrap();
+    next(&mut seen, "the first delivery").await;
+    // Redrive as soon as it sits in the dead-letter queue.
+    let mut moved = 0;
+    for _ in 0..100 {
+        moved = bus.redrive_dead_letters(&queue, 10).await.unwrap();
+        if moved > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(moved, 1, "the dead letter moved back");
+    let again = next(&mut seen, "the redriven message").await;
+    assert_eq!(again.message_id.as_deref(), Some(sent.message_id.as_str()));
+    assert_eq!(again.routing_key, key, "its original routing key");
+    assert_eq!(again.body, sent.body);
+    assert_eq!(
+        again.headers.get("x-correlation-id").map(String::as_str),
+        Some("corr-1")
+    );
+    assert_eq!(again.attempt, 1, "a fresh first attempt");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        bus.take_dead_letters(&queue, 10).await.unwrap().is_empty(),
+        "acked after the redrive, so nothing is dead any more"
+    );
+    assert_eq!(bus.redrive_dead_letters(&queue, 10).await.unwrap(), 0);
 }
 
 async fn dead_letters_at_once_when_asked<B: EventBus + ?Sized>(bus: &B, run: &str) {

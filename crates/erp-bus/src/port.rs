@@ -136,6 +136,15 @@ pub trait EventBus: Send + Sync + 'static {
     async fn take_dead_letters(&self, queue: &str, max: usize)
     -> Result<Vec<DeadLetter>, BusError>;
 
+    /// Moves up to `max` messages from `queue`'s dead-letter queue back into
+    /// `queue`, oldest first, each as a fresh first attempt with its id,
+    /// routing key, headers and body; returns how many moved. A message
+    /// leaves the dead-letter queue only once its copy is safely back in
+    /// `queue`, so a failure midway loses nothing. For operators, once
+    /// what made the messages fail is fixed (say, the unknown product now
+    /// exists); consumers deduplicate by id as for any redelivery.
+    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<usize, BusError>;
+
     /// Whether the bus is connected now.
     fn status(&self) -> BusStatus;
 }

@@ -205,6 +205,23 @@ impl EventBus for MemoryBus {
         Ok(dead.drain(..n).collect())
     }
 
+    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<usize, BusError> {
+        if !*self.connected.borrow() {
+            return Err(BusError::Unavailable("disconnected".into()));
+        }
+        let Some(queue) = lock(&self.queues).get(queue).cloned() else {
+            return Ok(0);
+        };
+        let mut dead = lock(&queue.dead);
+        let n = max.min(dead.len());
+        for letter in dead.drain(..n) {
+            let mut delivery = letter.delivery;
+            delivery.attempt = 1;
+            enqueue(&queue.tx, delivery, None);
+        }
+        Ok(n)
+    }
+
     fn status(&self) -> BusStatus {
         BusStatus {
             connected: *self.connected.borrow(),

@@ -250,7 +250,7 @@ async fn dead_letter(
 }
 
 /// Publishes a confirmed copy of `delivery` with extra headers.
-async fn forward(
+pub(super) async fn forward(
     live: &Live,
     exchange: &str,
     routing_key: &str,

@@ -37,7 +37,9 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use lapin::{
     BasicProperties,
-    options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeleteOptions},
+    options::{
+        BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, QueueDeleteOptions,
+    },
     publisher_confirm::{Confirmation, PublisherConfirm},
 };
 use tokio::sync::watch;
@@ -314,6 +316,57 @@ impl EventBus for RabbitBus {
         }
         let _ = channel.close(200, "done").await;
         Ok(taken)
+    }
+
+    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<usize, BusError> {
+        let live = self.live()?;
+        let channel = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
+        let dlq = format!("{queue}.dlq");
+        let mut moved = 0;
+        while moved < max {
+            let got = match channel.basic_get(&dlq, BasicGetOptions::default()).await {
+                Ok(got) => got,
+                // The dead-letter queue does not exist yet: nothing was dead-lettered.
+                Err(_) if moved == 0 => break,
+                Err(e) => return Err(unavailable(e)),
+            };
+            let Some(message) = got else { break };
+            let mut delivery = fields::delivery(&message.delivery);
+            // A fresh first attempt: drop what the failed ones left behind.
+            for stale in [fields::REASON, fields::ATTEMPTS, fields::ATTEMPT] {
+                delivery.headers.remove(stale);
+            }
+            // Straight back into the queue (default exchange), as retries
+            // travel; the original routing key rides in a header.
+            let copied = consumer::forward(&live, "", queue, &delivery, &[], None).await;
+            let acker = &message.delivery.acker;
+            match copied {
+                // The copy is confirmed before the dead letter goes.
+                Ok(()) => {
+                    acker
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map_err(unavailable)?;
+                }
+                Err(e) => {
+                    let _ = acker
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..BasicNackOptions::default()
+                        })
+                        .await;
+                    return Err(e);
+                }
+            }
+            moved += 1;
+        }
+        let _ = channel.close(200, "done").await;
+        tracing::info!(queue, moved, "redrove dead letters");
+        Ok(moved)
     }
 
     fn status(&self) -> BusStatus {
