@@ -9,6 +9,7 @@
 //! | [`error`] | [`ApiError`]: the contract's JSON error body with the right status |
 //! | [`body`] | [`JsonBody`]: reads a request body (64 KiB limit → 413, bad JSON → 400) |
 //! | [`fields`] | reading JSON fields while collecting every problem (→ 422) |
+//! | [`dead_letters`] | `POST /admin/dead-letters/{queue}/redrive`: dead letters back into their queue |
 //! | [`rebuild`] | rebuilding read models from the write side (`POST /admin/rebuild-read-models`) |
 //! | [`metrics`] | `GET /metrics` (Prometheus) and request counting by route template |
 //! | [`openapi`] | shared OpenAPI schemas and `GET /openapi.json` |
@@ -25,6 +26,7 @@
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod dead_letters;
 pub mod error;
 pub mod fields;
 pub mod health;

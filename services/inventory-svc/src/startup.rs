@@ -95,7 +95,7 @@ impl Application {
             }))
             .with(FnCheck::new("consumer", true, move || *attached.borrow()));
         let router = erp_service::http::finish(
-            api::router(inventory.clone(), stores.idempotency())
+            api::router(inventory.clone(), stores.idempotency(), bus.clone())
                 .merge(erp_service::health::routes(health.clone())),
             "inventory-svc",
             config.common.token(),

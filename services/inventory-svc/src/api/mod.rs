@@ -51,11 +51,17 @@ pub struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
     doc.merge(erp_service::openapi::common());
+    doc.merge(<erp_service::dead_letters::DeadLetterApi as utoipa::OpenApi>::openapi());
     doc
 }
 
-/// The inventory routes (without health and the shared layers).
-pub fn router(inventory: Inventory, idempotency_store: Arc<dyn IdempotencyStore>) -> Router {
+/// The inventory routes (without health and the shared layers); `bus` serves
+/// the dead-letter redrive of `inventory.stock`.
+pub fn router(
+    inventory: Inventory,
+    idempotency_store: Arc<dyn IdempotencyStore>,
+    bus: Arc<dyn erp_bus::EventBus>,
+) -> Router {
     let idem = || from_fn_with_state(idempotency_store.clone(), idempotency);
     Router::new()
         .route(
@@ -80,6 +86,10 @@ pub fn router(inventory: Inventory, idempotency_store: Arc<dyn IdempotencyStore>
             get(stock::list_movements),
         )
         .with_state(inventory)
+        .merge(erp_service::dead_letters::routes(
+            bus,
+            &[crate::consumer::QUEUE],
+        ))
         .merge(erp_service::openapi::routes(openapi()))
 }
 

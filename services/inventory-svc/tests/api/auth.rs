@@ -60,6 +60,14 @@ async fn writes_need_the_bearer_token_and_reads_stay_open() {
         post(Some("Bearer T0k3n")).await.unwrap().status(),
         StatusCode::CREATED
     );
+    // Operator routes are writes too.
+    for admin in [
+        "/admin/rebuild-read-models",
+        "/admin/dead-letters/inventory.stock/redrive",
+    ] {
+        let r = c.post(format!("{base}{admin}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{admin}");
+    }
     assert_eq!(
         c.get(format!("{base}/products/p"))
             .send()

@@ -291,3 +291,84 @@ async fn a_refused_stock_changed_publish_retries_the_event_and_loses_nothing() {
     assert_eq!(announced, expected, "every event announced");
     app.wait_on_hand("main", "a", 10).await;
 }
+
+#[tokio::test]
+async fn a_dead_lettered_sale_applies_once_its_product_exists_and_it_is_redriven() {
+    let app = spawn_app().await;
+    let redrive = "/admin/dead-letters/inventory.stock/redrive";
+    let sold = sale("main", vec![line("late", 2)]);
+    app.publish(&sold).await;
+    // Proof it sits in the dead-letter queue: a redrive moves it (and, the
+    // product still unknown, it is dead-lettered again).
+    let mut seen_dead = false;
+    for _ in 0..100 {
+        let (s, b) = app.post(redrive, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["queue"], "inventory.stock");
+        if b["redriven"] == 1 {
+            seen_dead = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen_dead,
+        "the sale of an unknown product was dead-lettered"
+    );
+    let moves = app.get("/stock").await.1;
+    assert!(
+        moves
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["product_id"] != "late"),
+        "nothing moved yet: {moves}"
+    );
+
+    app.product("late").await;
+    for _ in 0..100 {
+        if app.on_hand("main", "late").await == -2 {
+            break;
+        }
+        app.post(redrive, json!({})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.on_hand("main", "late").await, -2, "the sale applied");
+    let moves = app.get("/stock/main/late/movements").await.1;
+    assert_eq!(moves.as_array().unwrap().len(), 1, "once");
+    assert_eq!(moves[0]["event_id"], json!(sold.id));
+    let (_, b) = app.post(redrive, json!({})).await;
+    assert_eq!(b["redriven"], 0, "nothing left dead");
+}
+
+#[tokio::test]
+async fn redrive_knows_only_its_own_queues_and_checks_max() {
+    let app = spawn_app().await;
+    let (s, b) = app
+        .post("/admin/dead-letters/sales.other/redrive", json!({}))
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    for bad in ["0", "x", "10001"] {
+        let (s, b) = app
+            .post(
+                &format!("/admin/dead-letters/inventory.stock/redrive?max={bad}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (s, b["error"]["details"][0]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("max")),
+            "max={bad}"
+        );
+    }
+    let (s, b) = app
+        .post(
+            "/admin/dead-letters/inventory.stock/redrive?max=5",
+            json!({}),
+        )
+        .await;
+    assert_eq!((s, b["redriven"].as_u64()), (StatusCode::OK, Some(0)));
+}

@@ -1,0 +1,113 @@
+//! `POST /admin/dead-letters/{queue}/redrive`: moves a consumed queue's dead
+//! letters back into it, for operators, once what made them fail is fixed
+//! (inventory dead-letters a sale naming an unknown product: create the
+//! product, then redrive the sale). A write route, so `--api-token` guards
+//! it. To look at dead letters first, use the broker's own tools (the
+//! RabbitMQ management UI on :15672 lists `<queue>.dlq`).
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::Response,
+    routing::post,
+};
+use erp_bus::{BusError, EventBus};
+use serde::Serialize;
+
+use crate::{ApiError, http::ok};
+
+/// Most dead letters one call moves.
+pub const MAX_REDRIVE: usize = 10_000;
+/// How many one call moves when `max` is not given.
+pub const DEFAULT_REDRIVE: usize = 100;
+
+#[derive(Clone)]
+struct Redrive {
+    bus: Arc<dyn EventBus>,
+    queues: Arc<[&'static str]>,
+}
+
+/// What a redrive did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Redriven {
+    /// The queue the dead letters went back into.
+    pub queue: String,
+    /// How many moved.
+    pub redriven: usize,
+}
+
+/// The route, for the queues this service consumes (any other → 404).
+pub fn routes(bus: Arc<dyn EventBus>, queues: &[&'static str]) -> Router {
+    Router::new()
+        .route("/admin/dead-letters/{queue}/redrive", post(redrive))
+        .with_state(Redrive {
+            bus,
+            queues: queues.into(),
+        })
+}
+
+/// Moves up to `max` dead letters of `queue` back into it, oldest first.
+#[utoipa::path(post, path = "/admin/dead-letters/{queue}/redrive", tag = "admin",
+    params(
+        ("queue" = String, Path, description = "a queue this service consumes, e.g. `inventory.stock`"),
+        ("max" = Option<usize>, Query, description = "1–10000, default 100"),
+    ),
+    responses(
+        (status = 200, body = Redriven),
+        (status = 400, body = crate::openapi::ErrorBody, description = "`invalid_query`"),
+        (status = 401, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody, description = "not a queue of this service"),
+        (status = 503, body = crate::openapi::ErrorBody, description = "`bus_unavailable`, with `Retry-After`"),
+    ))]
+async fn redrive(
+    State(r): State<Redrive>,
+    Path(queue): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let Some(queue) = r.queues.iter().find(|q| **q == queue) else {
+        return Err(ApiError::not_found(
+            "queue",
+            format!("this service consumes no queue {queue}"),
+        ));
+    };
+    let max = match params.get("max") {
+        None => DEFAULT_REDRIVE,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_REDRIVE).contains(n))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "the query string has invalid parameters",
+                )
+                .with_detail("max", format!("must be an integer from 1 to {MAX_REDRIVE}"))
+            })?,
+    };
+    let redriven = r
+        .bus
+        .redrive_dead_letters(queue, max)
+        .await
+        .map_err(|e: BusError| {
+            tracing::warn!(error = %e, queue, "redrive failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "bus_unavailable",
+                "the message bus is unavailable; retry later",
+            )
+            .with_retry_after(1)
+        })?;
+    Ok(ok(&Redriven {
+        queue: (*queue).to_owned(),
+        redriven,
+    }))
+}
+
+/// The OpenAPI part of [`routes`], to merge into a consuming service's document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(redrive), components(schemas(Redriven)))]
+pub struct DeadLetterApi;
