@@ -88,6 +88,27 @@ async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
 }
 
 #[tokio::test]
+async fn concurrent_events_on_one_pair_all_count() {
+    let db = mongo::fresh_database("inv_test").await;
+    // Two "instances" racing on the same level.
+    let one = MongoStockLedger::new(db.database()).await.unwrap();
+    let two = MongoStockLedger::new(db.database()).await.unwrap();
+    let events: Vec<_> = (1..=20).map(|q| movement(&[("hot", q)])).collect();
+    let results = futures::future::join_all(events.iter().enumerate().map(|(i, m)| {
+        let ledger = if i % 2 == 0 { &one } else { &two };
+        ledger.apply(m)
+    }))
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(on_hand(&one, "hot").await, 210);
+    assert_eq!(on_hand(&two, "hot").await, 210);
+    let levels = one.levels(Some(&StoreId::main()), None).await.unwrap();
+    assert_eq!(levels.len(), 1);
+    assert_eq!(levels[0].on_hand, 210);
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
 async fn concurrent_duplicates_count_once() {
     let db = mongo::fresh_database("inv_test").await;
     let ledger = MongoStockLedger::new(db.database()).await.unwrap();
