@@ -60,3 +60,53 @@ async fn data_stays_in_its_own_database() {
     );
     db.drop_database().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_outbox_indexes_pending_events_and_finds_only_those() {
+    use erp_core::{EventEnvelope, EventId, Timestamp};
+    use erp_store::{Outbox, OutboxRecord, WriteStore};
+    let db = mongo::fresh_database("store_test").await;
+    let store = db.write_store::<serde_json::Value>("orders");
+    let outbox = db.outbox();
+    let record = || OutboxRecord {
+        envelope: EventEnvelope {
+            id: EventId::new(),
+            event_type: "order.placed".into(),
+            version: 1,
+            occurred_at: Timestamp::now(),
+            source: "test".into(),
+            correlation_id: "c".into(),
+            causation_id: "c".into(),
+            data: serde_json::json!({}),
+        },
+        publish: true,
+    };
+    let sent = record();
+    store
+        .insert("a", serde_json::json!({"n": 1}), vec![sent.clone()])
+        .await
+        .unwrap();
+    store
+        .insert("b", serde_json::json!({"n": 2}), vec![record(), record()])
+        .await
+        .unwrap();
+    store
+        .insert("c", serde_json::json!({"n": 3}), vec![])
+        .await
+        .unwrap();
+    outbox.mark_sent(&[sent.envelope.id]).await.unwrap();
+    let pending = outbox.pending(10).await.unwrap();
+    assert_eq!(pending.len(), 2, "b's two events only");
+    assert_eq!(outbox.backlog().await.unwrap(), 2);
+    let indexes = db
+        .database()
+        .collection::<mongodb::bson::Document>("orders")
+        .list_index_names()
+        .await
+        .unwrap();
+    assert!(
+        indexes.iter().any(|i| i.starts_with("outbox_ids")),
+        "{indexes:?}"
+    );
+    db.drop_database().await.unwrap();
+}

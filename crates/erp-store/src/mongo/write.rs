@@ -10,8 +10,15 @@
 //! operation, so they exist together or not at all. Marking an event sent
 //! removes it with `$pullAll` + `$unset`, which both MongoDB and FerretDB
 //! apply atomically per document.
+//!
+//! The relay finds documents with pending events by `outbox_ids: {$gt: ""}`
+//! (an array holding any string; an empty array does not match), which an
+//! ascending index on `outbox_ids` serves on MongoDB, so each relay pass
+//! reads the pending documents rather than the whole collection. The outbox
+//! creates that index the first time it looks at a collection.
 
 use std::{
+    collections::HashSet,
     marker::PhantomData,
     sync::{Arc, Mutex},
 };
@@ -155,24 +162,60 @@ where
 pub struct MongoOutbox {
     db: Database,
     collections: Arc<Mutex<Vec<String>>>,
+    /// Collections whose `outbox_ids` index exists. A std Mutex: held for a
+    /// set lookup, never across `.await`.
+    indexed: Arc<Mutex<HashSet<String>>>,
 }
 
 impl MongoOutbox {
     pub(super) fn new(db: Database, collections: Arc<Mutex<Vec<String>>>) -> Self {
-        Self { db, collections }
+        Self {
+            db,
+            collections,
+            indexed: Arc::default(),
+        }
     }
 
-    fn collections(&self) -> Vec<Collection<Document>> {
-        self.collections
+    /// The write collections, each with its pending-events index (created
+    /// once, idempotently; if that fails the query still works, slower).
+    async fn collections(&self) -> Vec<Collection<Document>> {
+        let names = self
+            .collections
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|n| self.db.collection(n))
-            .collect()
+            .clone();
+        let mut collections = Vec::with_capacity(names.len());
+        for name in names {
+            let c = self.db.collection::<Document>(&name);
+            let known = self
+                .indexed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&name);
+            if !known {
+                let index = mongodb::IndexModel::builder()
+                    .keys(doc! {"outbox_ids": 1})
+                    .build();
+                match c.create_index(index).await {
+                    Ok(_) => {
+                        self.indexed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(name);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "no outbox index yet"),
+                }
+            }
+            collections.push(c);
+        }
+        collections
     }
 }
 
-const HAS_PENDING: &str = "outbox_ids.0";
+/// Documents with at least one pending event (see the module docs).
+fn has_pending() -> Document {
+    doc! {"outbox_ids": {"$gt": ""}}
+}
 
 fn pending_of(d: &Document) -> Result<Vec<(EventId, OutboxRecord)>, StoreError> {
     let entries = d.get_document("outbox").map_err(corrupt)?;
@@ -197,9 +240,9 @@ impl Outbox for MongoOutbox {
             return Ok(Vec::new());
         }
         let mut all = Vec::new();
-        for c in self.collections() {
+        for c in self.collections().await {
             let cursor = c
-                .find(doc! {HAS_PENDING: {"$exists": true}})
+                .find(has_pending())
                 .projection(doc! {"outbox_ids": 1, "outbox": 1})
                 .limit(i64::try_from(limit).unwrap_or(i64::MAX))
                 .await
@@ -224,7 +267,7 @@ impl Outbox for MongoOutbox {
         for id in &ids {
             unset.insert(format!("outbox.{id}"), "");
         }
-        for c in self.collections() {
+        for c in self.collections().await {
             c.update_many(
                 doc! {"outbox_ids": {"$in": &ids}},
                 doc! {"$pullAll": {"outbox_ids": &ids}, "$unset": unset.clone()},
@@ -237,9 +280,9 @@ impl Outbox for MongoOutbox {
 
     async fn backlog(&self) -> Result<u64, StoreError> {
         let mut n = 0;
-        for c in self.collections() {
+        for c in self.collections().await {
             let cursor = c
-                .find(doc! {HAS_PENDING: {"$exists": true}})
+                .find(has_pending())
                 .projection(doc! {"outbox_ids": 1})
                 .await
                 .map_err(unavailable)?;
