@@ -80,10 +80,19 @@ async fn wait_on_hand(
     bail!("{product} never reached {want} units on hand")
 }
 
-/// Runs the scenario against services at `ports`; returns the stock table.
-pub async fn run(ports: Ports) -> anyhow::Result<Vec<StockRow>> {
+/// Runs the scenario against services at `ports`, sending `token` as a
+/// bearer token when the services require one; returns the stock table.
+pub async fn run(ports: Ports, token: Option<&str>) -> anyhow::Result<Vec<StockRow>> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the API token must be printable ASCII")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .default_headers(headers)
         .build()?;
     let purchase = format!("http://{}", ports.purchase);
     let sales = format!("http://{}", ports.sales);

@@ -50,6 +50,16 @@ impl Ports {
     }
 }
 
+/// How [`System::start_with_options`] sets the services up.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    /// `Some((uri, prefix))`: each service in its own database
+    /// `<prefix>_<service>` on that MongoDB server; `None`: in memory.
+    pub mongodb: Option<(&'a str, &'a str)>,
+    /// `--api-token` of all three (and what they send each other).
+    pub api_token: Option<String>,
+}
+
 /// The three services running in this process.
 #[derive(Debug)]
 pub struct System {
@@ -88,13 +98,31 @@ impl System {
         bus: impl Fn() -> Arc<dyn EventBus>,
         mongodb: Option<(&str, &str)>,
     ) -> anyhow::Result<Self> {
+        Self::start_with_options(
+            ports,
+            bus,
+            &Options {
+                mongodb,
+                api_token: None,
+            },
+        )
+        .await
+    }
+
+    /// Like [`System::start_on`], with [`Options`].
+    pub async fn start_with_options(
+        ports: Ports,
+        bus: impl Fn() -> Arc<dyn EventBus>,
+        options: &Options<'_>,
+    ) -> anyhow::Result<Self> {
         let store =
             |common: &mut erp_service::config::CommonArgs, database: &mut String, name: &str| {
-                if let Some((uri, prefix)) = mongodb {
+                if let Some((uri, prefix)) = options.mongodb {
                     common.store = erp_service::config::StoreKind::Mongodb;
                     common.mongodb_uri = uri.to_owned();
                     *database = format!("{prefix}_{name}");
                 }
+                common.api_token.clone_from(&options.api_token);
             };
         let mut inventory_config =
             inventory_svc::config::Config::in_memory(ports.inventory, ports.inventory_grpc);

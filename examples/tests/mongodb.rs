@@ -29,7 +29,7 @@ async fn the_system_works_end_to_end_on_mongodb() {
     .unwrap();
     let p = system.ports;
 
-    let rows = demo::run(p).await.expect("the demo runs on MongoDB");
+    let rows = demo::run(p, None).await.expect("the demo runs on MongoDB");
     let got: Vec<_> = rows
         .iter()
         .map(|r| (r.product_id.as_str(), r.on_hand))

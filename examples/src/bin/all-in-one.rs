@@ -3,7 +3,10 @@
 //! scenario, prints the stock table and exits.
 
 use clap::Parser;
-use erp_examples::{Ports, System, demo};
+use std::sync::Arc;
+
+use erp_bus::{EventBus, memory::MemoryBus};
+use erp_examples::{Options, Ports, System, demo};
 
 /// Runs purchase-svc (:8081), sales-svc (:8082) and inventory-svc (:8083,
 /// gRPC :50051) in one process, with no external servers.
@@ -13,6 +16,10 @@ struct Args {
     /// Run the demo scenario over HTTP, print the stock table and exit.
     #[arg(long)]
     demo: bool,
+    /// Require `Authorization: Bearer <token>` on every write of the three
+    /// services (they send it to each other; the demo sends it too).
+    #[arg(long, env = "ERP_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
 }
 
 #[tokio::main]
@@ -24,9 +31,14 @@ async fn main() -> anyhow::Result<()> {
     } else {
         erp_service::telemetry::init(erp_service::config::LogFormat::Pretty);
     }
-    let system = System::start(Ports::defaults()).await?;
+    let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
+    let options = Options {
+        mongodb: None,
+        api_token: args.api_token.clone(),
+    };
+    let system = System::start_with_options(Ports::defaults(), || bus.clone(), &options).await?;
     if args.demo {
-        let result = demo::run(system.ports).await;
+        let result = demo::run(system.ports, args.api_token.as_deref()).await;
         system.stop().await?;
         print!("{}", demo::table(&result?));
         return Ok(());

@@ -70,3 +70,28 @@ async fn service_to_service_calls_carry_the_token() {
         r.status()
     );
 }
+
+#[tokio::test]
+async fn the_embedded_system_takes_one_token_for_all_three_services() {
+    let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
+    let options = erp_examples::Options {
+        mongodb: None,
+        api_token: Some("aio-T".into()),
+    };
+    let system = erp_examples::System::start_with_options(
+        erp_examples::Ports::ephemeral(),
+        || bus.clone(),
+        &options,
+    )
+    .await
+    .unwrap();
+    let refused = erp_examples::demo::run(system.ports, None)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused:#}");
+    let rows = erp_examples::demo::run(system.ports, Some("aio-T"))
+        .await
+        .expect("the demo runs with the token");
+    assert!(!rows.is_empty());
+    system.stop().await.unwrap();
+}
