@@ -149,6 +149,14 @@ pub trait EventBus: Send + Sync + 'static {
     fn status(&self) -> BusStatus;
 }
 
+/// Counts a message the bus accepted: `erp_events_published_total` by event
+/// type (its routing key). Adapters call it once per accepted publish, so
+/// every publisher (relays, consumers announcing changes) is counted.
+pub(crate) fn record_published(routing_key: &str) {
+    metrics::counter!("erp_events_published_total", "event_type" => routing_key.to_owned())
+        .increment(1);
+}
+
 /// Counts one settled delivery: `erp_events_consumed_total`, plus
 /// `erp_events_retried_total` or `erp_events_dead_lettered_total`.
 /// Adapters call it once per delivery, after the handler answered.

@@ -250,8 +250,6 @@ impl OutboxRelay {
                     failure = Some(RelayError::Bus(e));
                     break;
                 }
-                metrics::counter!("erp_events_published_total", "event_type" => record.envelope.event_type.clone())
-                    .increment(1);
             }
             done.push(record.id());
         }

@@ -151,6 +151,7 @@ impl EventBus for MemoryBus {
             }
         }
         if routed {
+            crate::port::record_published(&message.routing_key);
             Ok(())
         } else {
             Err(BusError::Unroutable(message.routing_key))

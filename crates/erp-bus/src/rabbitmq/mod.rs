@@ -227,7 +227,9 @@ impl EventBus for RabbitBus {
         let confirm = self
             .send(&live, &self.shared.config.exchange, &message)
             .await?;
-        settle(confirm.await, &message.routing_key)
+        settle(confirm.await, &message.routing_key)?;
+        crate::port::record_published(&message.routing_key);
+        Ok(())
     }
 
     async fn publish_batch(&self, messages: Vec<OutgoingMessage>) -> Vec<Result<(), BusError>> {
@@ -243,10 +245,14 @@ impl EventBus for RabbitBus {
         }
         let mut results = Vec::with_capacity(messages.len());
         for (m, sent) in messages.iter().zip(pending) {
-            results.push(match sent {
+            let result = match sent {
                 Ok(confirm) => settle(confirm.await, &m.routing_key),
                 Err(e) => Err(e),
-            });
+            };
+            if result.is_ok() {
+                crate::port::record_published(&m.routing_key);
+            }
+            results.push(result);
         }
         results
     }

@@ -333,6 +333,11 @@ async fn metrics_count_requests_by_route_template_and_events_by_queue() {
         text.contains(r#"erp_events_consumed_total{queue="inventory.stock"}"#),
         "{text}"
     );
+    // The test's own publish went through the bus: counted by event type.
+    assert!(
+        text.contains(r#"erp_events_published_total{event_type="purchase.completed"}"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]
