@@ -36,7 +36,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use lapin::{
-    BasicProperties,
+    BasicProperties, Channel,
     options::{
         BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, QueueDeleteOptions,
     },
@@ -220,6 +220,35 @@ fn settle(
     }
 }
 
+impl RabbitBus {
+    /// A channel of its own for reading `queue`'s dead-letter queue, with
+    /// that queue's name.
+    async fn dead_letter_reader(&self, queue: &str) -> Result<(Live, Channel, String), BusError> {
+        let live = self.live()?;
+        let channel = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
+        Ok((live, channel, format!("{queue}.dlq")))
+    }
+}
+
+/// The next dead letter, not yet acked; `None` when the queue is empty, or
+/// when it does not exist yet (nothing was ever dead-lettered), which the
+/// broker reports as an error to the `first` read of a pass.
+async fn next_dead_letter(
+    channel: &Channel,
+    dlq: &str,
+    first: bool,
+) -> Result<Option<lapin::message::BasicGetMessage>, BusError> {
+    match channel.basic_get(dlq, BasicGetOptions::default()).await {
+        Ok(got) => Ok(got),
+        Err(_) if first => Ok(None),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 #[async_trait]
 impl EventBus for RabbitBus {
     async fn publish(&self, message: OutgoingMessage) -> Result<(), BusError> {
@@ -284,22 +313,12 @@ impl EventBus for RabbitBus {
         queue: &str,
         max: usize,
     ) -> Result<Vec<DeadLetter>, BusError> {
-        let live = self.live()?;
-        let channel = live
-            .connection
-            .create_channel()
-            .await
-            .map_err(unavailable)?;
-        let dlq = format!("{queue}.dlq");
+        let (_live, channel, dlq) = self.dead_letter_reader(queue).await?;
         let mut taken = Vec::new();
         while taken.len() < max {
-            let got = match channel.basic_get(&dlq, BasicGetOptions::default()).await {
-                Ok(got) => got,
-                // The dead-letter queue does not exist yet: nothing was dead-lettered.
-                Err(_) if taken.is_empty() => break,
-                Err(e) => return Err(unavailable(e)),
+            let Some(message) = next_dead_letter(&channel, &dlq, taken.is_empty()).await? else {
+                break;
             };
-            let Some(message) = got else { break };
             let delivery = fields::delivery(&message.delivery);
             let headers = fields::headers(&message.delivery.properties);
             taken.push(DeadLetter {
@@ -325,22 +344,12 @@ impl EventBus for RabbitBus {
     }
 
     async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<usize, BusError> {
-        let live = self.live()?;
-        let channel = live
-            .connection
-            .create_channel()
-            .await
-            .map_err(unavailable)?;
-        let dlq = format!("{queue}.dlq");
+        let (live, channel, dlq) = self.dead_letter_reader(queue).await?;
         let mut moved = 0;
         while moved < max {
-            let got = match channel.basic_get(&dlq, BasicGetOptions::default()).await {
-                Ok(got) => got,
-                // The dead-letter queue does not exist yet: nothing was dead-lettered.
-                Err(_) if moved == 0 => break,
-                Err(e) => return Err(unavailable(e)),
+            let Some(message) = next_dead_letter(&channel, &dlq, moved == 0).await? else {
+                break;
             };
-            let Some(message) = got else { break };
             let mut delivery = fields::delivery(&message.delivery);
             // A fresh first attempt: drop what the failed ones left behind.
             for stale in [fields::REASON, fields::ATTEMPTS, fields::ATTEMPT] {
