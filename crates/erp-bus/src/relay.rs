@@ -170,6 +170,7 @@ pub struct OutboxRelay {
     trigger: RelayTrigger,
     batch: usize,
     idle_poll: Duration,
+    max_idle_poll: Duration,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -178,6 +179,7 @@ impl std::fmt::Debug for OutboxRelay {
             .field("projections", &self.projections)
             .field("batch", &self.batch)
             .field("idle_poll", &self.idle_poll)
+            .field("max_idle_poll", &self.max_idle_poll)
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +194,7 @@ impl OutboxRelay {
             trigger: RelayTrigger::default(),
             batch: 100,
             idle_poll: Duration::from_millis(500),
+            max_idle_poll: Duration::from_secs(5),
         }
     }
 
@@ -202,9 +205,22 @@ impl OutboxRelay {
     }
 
     /// How long an idle relay waits before looking at the outbox again when
-    /// nobody triggered it (another instance may have written).
+    /// nobody triggered it (another instance may have written, or died
+    /// before relaying). Each empty look doubles the wait, up to
+    /// [`OutboxRelay::with_max_idle_poll`]; a trigger or a look that found
+    /// work resets it. Defaults: 500 ms, up to 5 s.
     pub fn with_idle_poll(mut self, idle_poll: Duration) -> Self {
         self.idle_poll = idle_poll;
+        self.max_idle_poll = self.max_idle_poll.max(idle_poll);
+        self
+    }
+
+    /// The longest wait between looks of an idle relay. Why grow it: on a
+    /// quiet service a look per 500 ms is pure load (and on FerretDB each
+    /// look scans the write collections); writes of this instance trigger
+    /// the relay at once anyway.
+    pub fn with_max_idle_poll(mut self, max_idle_poll: Duration) -> Self {
+        self.max_idle_poll = max_idle_poll.max(self.idle_poll);
         self
     }
 
@@ -285,12 +301,20 @@ impl OutboxRelay {
     /// every idle poll, backing off (up to 5 s) while the bus or store fails.
     pub async fn run(self, cancel: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
+        let mut idle = self.idle_poll;
         loop {
             let wait = match self.relay_once().await {
                 Ok(n) if n == self.batch => continue,
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    let wait = idle;
+                    idle = (idle * 2).min(self.max_idle_poll);
+                    wait
+                }
                 Ok(_) => {
                     backoff = Duration::from_millis(100);
-                    self.idle_poll
+                    idle = self.idle_poll;
+                    idle
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "outbox relay pass failed");
@@ -301,7 +325,7 @@ impl OutboxRelay {
             };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = self.trigger.0.notified() => {}
+                _ = self.trigger.0.notified() => idle = self.idle_poll,
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -421,5 +445,61 @@ mod tests {
             Some(rec.id().to_string())
         );
         assert_eq!(outbox.backlog().await.unwrap(), 0);
+    }
+
+    /// Counts the relay's looks at the outbox.
+    struct CountingOutbox(MemoryOutbox, std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl Outbox for CountingOutbox {
+        async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, erp_store::StoreError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.pending(limit).await
+        }
+        async fn mark_sent(&self, ids: &[EventId]) -> Result<(), erp_store::StoreError> {
+            self.0.mark_sent(ids).await
+        }
+        async fn backlog(&self) -> Result<u64, erp_store::StoreError> {
+            self.0.backlog().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_relay_looks_less_and_less_often_and_a_trigger_wakes_it() {
+        let memory = MemoryOutbox::new();
+        let outbox = Arc::new(CountingOutbox(
+            memory.clone(),
+            std::sync::atomic::AtomicUsize::new(0),
+        ));
+        let looks = || outbox.1.load(std::sync::atomic::Ordering::SeqCst);
+        let bus = MemoryBus::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _sub = bus
+            .subscribe(Subscription::new("q", &["thing.*"]), Arc::new(Forward(tx)))
+            .await
+            .unwrap();
+        let relay = OutboxRelay::new(outbox.clone(), Arc::new(bus));
+        let trigger = relay.trigger();
+        let cancel = CancellationToken::new();
+        let running = tokio::spawn(relay.run(cancel.clone()));
+
+        // A minute of nothing: 0.5 s, doubling, at most 5 s apart — about
+        // 15 looks, where a fixed 500 ms poll would look 120 times.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let idle_looks = looks();
+        assert!((10..=20).contains(&idle_looks), "{idle_looks} looks");
+
+        // A write of this instance wakes it at once, however long it idled.
+        let store = MemoryWriteStore::<u8>::new(memory);
+        let rec = record("thing.done", true);
+        store.insert("1", 1, vec![rec.clone()]).await.unwrap();
+        trigger.notify();
+        let got = tokio::time::timeout(Duration::from_millis(10), rx.recv())
+            .await
+            .expect("relayed right after the trigger")
+            .unwrap();
+        assert_eq!(got.message_id, Some(rec.id().to_string()));
+        cancel.cancel();
+        running.await.unwrap();
     }
 }
