@@ -21,6 +21,7 @@
 //! | [`telemetry`] | tracing set-up (`--log-format json|pretty`) |
 //! | [`trade`] | what purchases and sales share: lines, totals, list queries |
 //! | [`stores`] | the store adapters `--store` selects, behind one type |
+//! | [`shared`] | [`Shared`]: handler state behind one `Arc` |
 //! | [`runtime`] | running a service's HTTP server and outbox relay until shutdown |
 
 pub mod auth;
@@ -37,9 +38,11 @@ pub mod metrics;
 pub mod openapi;
 pub mod rebuild;
 pub mod runtime;
+pub mod shared;
 pub mod stores;
 pub mod telemetry;
 pub mod trade;
 
 pub use body::JsonBody;
 pub use error::ApiError;
+pub use shared::Shared;

@@ -42,25 +42,8 @@ fn already_exists_or(e: CreateError<CatalogError>, what: &'static str) -> Invent
     }
 }
 
-/// Everything inventory's adapters need, wired together. Cheap to clone:
-/// axum clones handler state per request, so the parts sit behind one `Arc`.
-#[derive(Clone)]
-pub struct Inventory(Arc<InventoryParts>);
-
-impl std::ops::Deref for Inventory {
-    type Target = InventoryParts;
-
-    fn deref(&self) -> &InventoryParts {
-        &self.0
-    }
-}
-
-impl Inventory {
-    /// Wires the parts together.
-    pub(crate) fn new(parts: InventoryParts) -> Self {
-        Self(Arc::new(parts))
-    }
-}
+/// Everything inventory's routes need, shared by every request.
+pub type Inventory = erp_service::Shared<InventoryParts>;
 
 /// The ports inventory's commands and queries use.
 pub struct InventoryParts {
@@ -70,12 +53,6 @@ pub struct InventoryParts {
     pub(crate) store_views: Arc<dyn ReadModel<Store>>,
     pub(crate) ledger: Arc<dyn StockLedger>,
     pub(crate) relay: RelayHandle,
-}
-
-impl std::fmt::Debug for Inventory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inventory").finish_non_exhaustive()
-    }
 }
 
 /// Answer of the purchase check (gRPC `CheckPurchase`).
@@ -102,7 +79,7 @@ fn local(correlation_id: &str) -> EventOrigin<'_> {
     }
 }
 
-impl Inventory {
+impl InventoryParts {
     /// Registers a product; [`InventoryError::AlreadyExists`] if the id is taken.
     pub async fn register_product(
         &self,

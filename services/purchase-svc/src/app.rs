@@ -19,25 +19,8 @@ use crate::{
 /// The name purchase-svc signs its events with.
 pub const SOURCE: &str = "purchase-svc";
 
-/// Everything the routes need. Cheap to clone: axum clones handler state
-/// per request, so the parts sit behind one `Arc`.
-#[derive(Clone)]
-pub struct Purchases(Arc<PurchaseParts>);
-
-impl std::ops::Deref for Purchases {
-    type Target = PurchaseParts;
-
-    fn deref(&self) -> &PurchaseParts {
-        &self.0
-    }
-}
-
-impl Purchases {
-    /// Wires the parts together.
-    pub(crate) fn new(parts: PurchaseParts) -> Self {
-        Self(Arc::new(parts))
-    }
-}
+/// Everything purchase-svc's routes need, shared by every request.
+pub type Purchases = erp_service::Shared<PurchaseParts>;
 
 /// The ports purchases's commands and queries use.
 pub struct PurchaseParts {
@@ -47,13 +30,7 @@ pub struct PurchaseParts {
     pub(crate) relay: RelayHandle,
 }
 
-impl std::fmt::Debug for Purchases {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Purchases").finish_non_exhaustive()
-    }
-}
-
-impl Purchases {
+impl PurchaseParts {
     /// Checks the purchase with inventory, records it and queues
     /// `purchase.completed` in the outbox, in one write.
     pub async fn record(

@@ -23,25 +23,8 @@ use crate::{
 /// The name sales-svc signs its events with.
 pub const SOURCE: &str = "sales-svc";
 
-/// Everything the routes need. Cheap to clone: axum clones handler state
-/// per request, so the parts sit behind one `Arc`.
-#[derive(Clone)]
-pub struct Sales(Arc<SalesParts>);
-
-impl std::ops::Deref for Sales {
-    type Target = SalesParts;
-
-    fn deref(&self) -> &SalesParts {
-        &self.0
-    }
-}
-
-impl Sales {
-    /// Wires the parts together.
-    pub(crate) fn new(parts: SalesParts) -> Self {
-        Self(Arc::new(parts))
-    }
-}
+/// Everything sales-svc's routes need, shared by every request.
+pub type Sales = erp_service::Shared<SalesParts>;
 
 /// The ports sales's commands and queries use.
 pub struct SalesParts {
@@ -50,12 +33,6 @@ pub struct SalesParts {
     pub(crate) lines: Arc<dyn ReadModel<SaleLine>>,
     pub(crate) inventory: StockClient,
     pub(crate) relay: RelayHandle,
-}
-
-impl std::fmt::Debug for Sales {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sales").finish_non_exhaustive()
-    }
 }
 
 /// `GET /sales/summary` answer.
@@ -72,7 +49,7 @@ pub struct Summary {
     pub sales_count: u64,
 }
 
-impl Sales {
+impl SalesParts {
     /// Checks stock with inventory, records the sale and queues
     /// `sale.completed` in the outbox, in one write.
     pub async fn record(
@@ -183,7 +160,7 @@ pub struct SummaryQuery {
 
 /// Answered from the sale-lines read model only, summed by its store.
 #[async_trait::async_trait]
-impl QueryHandler<SummaryQuery> for Sales {
+impl QueryHandler<SummaryQuery> for SalesParts {
     type Output = Summary;
     type Error = ApiError;
 
