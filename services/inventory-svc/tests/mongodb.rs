@@ -42,6 +42,31 @@ fn movement(lines: &[(&str, i64)]) -> Movement {
     }
 }
 
+/// `purchase.completed` of `quantity` units of `product` into store `main`.
+fn purchase_message(product: &str, quantity: i64) -> OutgoingMessage {
+    let event = EventEnvelope::new(
+        PurchaseCompleted {
+            purchase_id: PurchaseId::new(),
+            store_id: StoreId::main(),
+            purchased_at: Timestamp::now(),
+            lines: vec![EventLine {
+                product_id: ProductId::parse(product).unwrap(),
+                quantity: Quantity::new(quantity).unwrap(),
+                unit_price: Money::from_minor(1).unwrap(),
+            }],
+            supplier: None,
+        },
+        "test",
+        "c",
+        "c",
+    );
+    OutgoingMessage::from_envelope(&event.into_raw())
+}
+
+async fn get_json(c: &reqwest::Client, url: &str) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 async fn on_hand(ledger: &MongoStockLedger, product: &str) -> i64 {
     ledger
         .level(&StoreId::main(), &ProductId::parse(product).unwrap())
@@ -152,25 +177,7 @@ async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_da
         )
         .await;
     assert_eq!(r.status(), 201);
-    let event = EventEnvelope::new(
-        PurchaseCompleted {
-            purchase_id: PurchaseId::new(),
-            store_id: StoreId::main(),
-            purchased_at: Timestamp::now(),
-            lines: vec![EventLine {
-                product_id: ProductId::parse(&product).unwrap(),
-                quantity: Quantity::new(6).unwrap(),
-                unit_price: Money::from_minor(1).unwrap(),
-            }],
-            supplier: None,
-        },
-        "test",
-        "c",
-        "c",
-    );
-    bus.publish(OutgoingMessage::from_envelope(&event.into_raw()))
-        .await
-        .unwrap();
+    bus.publish(purchase_message(&product, 6)).await.unwrap();
     let stock = format!("/stock/main/{product}");
     service
         .wait("stock 6", &stock, |s, b| s == 200 && b["on_hand"] == 6)
@@ -244,23 +251,7 @@ async fn two_instances_on_one_queue_and_one_database_apply_each_event_once() {
     let mut expected = 0;
     for q in 1..=30 {
         expected += q;
-        let event = EventEnvelope::new(
-            PurchaseCompleted {
-                purchase_id: PurchaseId::new(),
-                store_id: StoreId::main(),
-                purchased_at: Timestamp::now(),
-                lines: vec![EventLine {
-                    product_id: ProductId::parse(&product).unwrap(),
-                    quantity: Quantity::new(q).unwrap(),
-                    unit_price: Money::from_minor(1).unwrap(),
-                }],
-                supplier: None,
-            },
-            "test",
-            "c",
-            "c",
-        );
-        let message = OutgoingMessage::from_envelope(&event.into_raw());
+        let message = purchase_message(&product, q);
         // Every event twice: a duplicate the two competing instances may
         // both receive at the same time.
         bus.publish_batch(vec![message.clone(), message])
@@ -271,28 +262,14 @@ async fn two_instances_on_one_queue_and_one_database_apply_each_event_once() {
     let stock = format!("/stock/main/{product}");
     let mut last = Value::Null;
     for _ in 0..300 {
-        last = c
-            .get(format!("{}{stock}", bases[1]))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        last = get_json(&c, &format!("{}{stock}", bases[1])).await;
         if last["on_hand"] == expected {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if last["on_hand"] != expected {
-        let moves: Value = c
-            .get(format!("{}{stock}/movements", bases[1]))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let moves = get_json(&c, &format!("{}{stock}/movements", bases[1])).await;
         let dead = bus
             .take_dead_letters("inventory.stock", 1000)
             .await
@@ -306,26 +283,12 @@ async fn two_instances_on_one_queue_and_one_database_apply_each_event_once() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     for base in &bases {
-        let b: Value = c
-            .get(format!("{base}{stock}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let b = get_json(&c, &format!("{base}{stock}")).await;
         assert_eq!(
             b["on_hand"], expected,
             "both instances read the one database"
         );
-        let moves: Value = c
-            .get(format!("{base}{stock}/movements"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let moves = get_json(&c, &format!("{base}{stock}/movements")).await;
         assert_eq!(
             moves.as_array().unwrap().len(),
             30,

@@ -123,11 +123,7 @@ async fn reflection_lists_the_inventory_service_for_tools_like_grpcurl() {
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
     };
     let app = spawn_app().await;
-    let channel = tonic::transport::Channel::from_shared(app.grpc.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = app.grpc_channel().await;
     let mut c = ServerReflectionClient::new(channel);
     let ask = ServerReflectionRequest {
         host: String::new(),
@@ -155,11 +151,7 @@ async fn grpc_health_follows_readiness() {
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
     };
     let app = spawn_app().await;
-    let channel = tonic::transport::Channel::from_shared(app.grpc.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = app.grpc_channel().await;
     let mut health = HealthClient::new(channel);
     let status = |service: &str| {
         let mut health = health.clone();

@@ -81,6 +81,15 @@ impl TestApp {
         body(r).await
     }
 
+    /// A connected channel to the gRPC server, for any client on it.
+    pub async fn grpc_channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(self.grpc.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
     pub async fn product(&self, id: &str) {
         let (s, b) = self
             .post("/products", json!({"id": id, "name": id, "unit": "pcs"}))
