@@ -68,12 +68,23 @@ impl StockConsumer {
         correlation_id: &str,
         attempt: u32,
     ) -> Result<(), Disposition> {
+        let products: Vec<_> = m.deltas.iter().map(|(p, _)| p.clone()).collect();
+        // One read for every line of the movement, not one per line.
+        let levels = match self
+            .inventory
+            .ledger
+            .levels_of(&m.store_id, &products)
+            .await
+        {
+            Ok(levels) => levels,
+            Err(e) => return Err(retry(attempt, &e)),
+        };
         let mut messages = Vec::with_capacity(m.deltas.len());
         for (product, delta) in &m.deltas {
-            let on_hand = match self.inventory.ledger.level(&m.store_id, product).await {
-                Ok(level) => level.map_or(0, |l| l.on_hand),
-                Err(e) => return Err(retry(attempt, &e)),
-            };
+            let on_hand = levels
+                .iter()
+                .find(|l| &l.product_id == product)
+                .map_or(0, |l| l.on_hand);
             let mut event = EventEnvelope::new(
                 StockChanged {
                     store_id: m.store_id.clone(),

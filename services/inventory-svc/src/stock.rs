@@ -95,6 +95,13 @@ pub trait StockLedger: Send + Sync {
         store: Option<&StoreId>,
         product: Option<&ProductId>,
     ) -> Result<Vec<StockLevel>, StoreError>;
+    /// The levels of some products in one store, in one read (what a
+    /// movement touched); pairs that never moved are absent.
+    async fn levels_of(
+        &self,
+        store: &StoreId,
+        products: &[ProductId],
+    ) -> Result<Vec<StockLevel>, StoreError>;
     /// The ledger of one pair, oldest first.
     async fn movements(
         &self,
@@ -170,6 +177,18 @@ impl StockLedger for MemoryStockLedger {
             .cloned())
     }
 
+    async fn levels_of(
+        &self,
+        store: &StoreId,
+        products: &[ProductId],
+    ) -> Result<Vec<StockLevel>, StoreError> {
+        let ledger = self.lock();
+        Ok(products
+            .iter()
+            .filter_map(|p| ledger.levels.get(&(store.clone(), p.clone())).cloned())
+            .collect())
+    }
+
     async fn levels(
         &self,
         store: Option<&StoreId>,
@@ -227,6 +246,22 @@ mod tests {
                 .map(|(p, d)| (ProductId::parse(p).unwrap(), *d))
                 .collect(),
         }
+    }
+
+    #[tokio::test]
+    async fn levels_of_reads_only_the_named_products_that_moved() {
+        let ledger = MemoryStockLedger::default();
+        let buy = movement(MovementKind::Purchase, &[("a", 5), ("b", 2), ("c", 1)]);
+        ledger.apply(&buy).await.unwrap();
+        let ids = ["a", "c", "never"].map(|p| ProductId::parse(p).unwrap());
+        let got: Vec<_> = ledger
+            .levels_of(&StoreId::main(), &ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.product_id.to_string(), l.on_hand))
+            .collect();
+        assert_eq!(got, [("a".to_owned(), 5), ("c".to_owned(), 1)]);
     }
 
     #[tokio::test]

@@ -93,14 +93,21 @@ impl MongoStockLedger {
     async fn fold_levels(
         &self,
         store: Option<&StoreId>,
-        product: Option<&ProductId>,
+        products: Option<&[ProductId]>,
     ) -> Result<BTreeMap<(String, String), (i64, String)>, StoreError> {
         let mut filter = Document::new();
         if let Some(s) = store {
             filter.insert("store_id", s.as_str());
         }
-        if let Some(p) = product {
-            filter.insert("deltas.product_id", p.as_str());
+        match products {
+            Some([p]) => {
+                filter.insert("deltas.product_id", p.as_str());
+            }
+            Some(ps) => {
+                let ids: Vec<&str> = ps.iter().map(ProductId::as_str).collect();
+                filter.insert("deltas.product_id", doc! {"$in": ids});
+            }
+            None => {}
         }
         let mut cursor = self
             .movements
@@ -119,7 +126,7 @@ impl MongoStockLedger {
                 .filter_map(|l| l.as_document())
             {
                 let line_product = line.get_str("product_id").map_err(corrupt)?;
-                if product.is_some_and(|p| p.as_str() != line_product) {
+                if products.is_some_and(|ps| ps.iter().all(|p| p.as_str() != line_product)) {
                     continue;
                 }
                 let delta = line.get_i64("delta").map_err(corrupt)?;
@@ -189,7 +196,7 @@ impl StockLedger for MongoStockLedger {
         store: &StoreId,
         product: &ProductId,
     ) -> Result<Option<StockLevel>, StoreError> {
-        self.fold_levels(Some(store), Some(product))
+        self.fold_levels(Some(store), Some(std::slice::from_ref(product)))
             .await?
             .into_iter()
             .next()
@@ -202,7 +209,7 @@ impl StockLedger for MongoStockLedger {
         store: Option<&StoreId>,
         product: Option<&ProductId>,
     ) -> Result<Vec<StockLevel>, StoreError> {
-        self.fold_levels(store, product)
+        self.fold_levels(store, product.map(std::slice::from_ref))
             .await?
             .into_iter()
             .map(|(k, v)| level_of(k, v))
@@ -245,6 +252,18 @@ impl StockLedger for MongoStockLedger {
             });
         }
         Ok(entries)
+    }
+
+    async fn levels_of(
+        &self,
+        store: &StoreId,
+        products: &[ProductId],
+    ) -> Result<Vec<StockLevel>, StoreError> {
+        self.fold_levels(Some(store), Some(products))
+            .await?
+            .into_iter()
+            .map(|(k, v)| level_of(k, v))
+            .collect()
     }
 
     async fn total_units(&self, store: &StoreId) -> Result<i64, StoreError> {

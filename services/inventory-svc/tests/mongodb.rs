@@ -134,6 +134,27 @@ async fn concurrent_events_on_one_pair_all_count() {
 }
 
 #[tokio::test]
+async fn levels_of_reads_only_the_named_products_that_moved() {
+    let db = mongo::fresh_database("inv_test").await;
+    let ledger = MongoStockLedger::new(db.database()).await.unwrap();
+    ledger
+        .apply(&movement(&[("a", 5), ("b", 2), ("c", 1)]))
+        .await
+        .unwrap();
+    ledger.apply(&movement(&[("a", -1)])).await.unwrap();
+    let ids = ["a", "c", "never"].map(|p| ProductId::parse(p).unwrap());
+    let got: Vec<_> = ledger
+        .levels_of(&StoreId::main(), &ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.product_id.to_string(), l.on_hand))
+        .collect();
+    assert_eq!(got, [("a".to_owned(), 4), ("c".to_owned(), 1)]);
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
 async fn concurrent_duplicates_count_once() {
     let db = mongo::fresh_database("inv_test").await;
     let ledger = MongoStockLedger::new(db.database()).await.unwrap();
