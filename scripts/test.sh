@@ -2,14 +2,14 @@
 # The whole test suite, from a fresh clone. Idempotent: safe to run again.
 #
 # Provisioning: a real RabbitMQ (Debian package) and a real MongoDB-wire
-# server (FerretDB 1.24.2 built from the Go module proxy), each installed and
-# started only when missing. The adapter tests run with --all-features and
+# server (mongo-java-server with its H2 file backend, from Maven Central; see
+# scripts/mongodb.sh), each installed and started only when missing. The adapter tests run with --all-features and
 # fail, never skip, when a server cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/rabbitmq.sh
-scripts/ferretdb.sh
+scripts/mongodb.sh
 
 # Plain output in CI logs.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -1,5 +1,5 @@
-//! The three services on a real MongoDB-compatible server (FerretDB from
-//! `scripts/ferretdb.sh`), each in its own database: the demo scenario,
+//! The three services on a real MongoDB-compatible server (the test server of
+//! `scripts/mongodb.sh`), each in its own database: the demo scenario,
 //! list queries, the summary and read-model rebuilds, over HTTP only.
 
 use erp_store::mongo::testing as mongo;
@@ -17,7 +17,7 @@ async fn the_system_works_end_to_end_on_mongodb() {
         .unwrap();
     assert!(
         probe.ping().await,
-        "no MongoDB-compatible server; run scripts/ferretdb.sh"
+        "no MongoDB-compatible server; run scripts/mongodb.sh"
     );
     let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
     let system = System::start_with(

@@ -1,5 +1,5 @@
 //! The MongoDB adapter against a real MongoDB-compatible server
-//! (`scripts/ferretdb.sh` starts FerretDB). Fails, never skips, when the
+//! (`scripts/mongodb.sh` starts the test server). Fails, never skips, when the
 //! server cannot be reached. Each test uses a fresh database.
 #![cfg(feature = "mongodb")]
 

@@ -5,7 +5,7 @@
 //! the ratio.
 //!
 //! `cargo bench -p inventory-svc --bench ledger` (server from
-//! `scripts/ferretdb.sh`; `BENCH_EVENTS` overrides the count).
+//! `scripts/mongodb.sh`; `BENCH_EVENTS` overrides the count).
 
 use erp_store::mongo::testing as mongo;
 use std::time::Instant;
@@ -71,7 +71,7 @@ fn main() {
             let db = MongoStore::connect(&mongo::uri(), &format!("bench_ledger_{}", EventId::new().as_uuid().simple()))
                 .await
                 .unwrap();
-            assert!(db.ping().await, "no MongoDB-compatible server; run scripts/ferretdb.sh");
+            assert!(db.ping().await, "no MongoDB-compatible server; run scripts/mongodb.sh");
             let raw = raw_inserts(&db, n).await;
             let one = ledger(&db, n, 1).await;
             let three = ledger(&db, n, 3).await;

@@ -1,31 +1,49 @@
-//! The stock ledger on MongoDB / FerretDB, exactly once per event without
-//! multi-document transactions, and without updating any document.
+//! The stock ledger on MongoDB, exactly once per event without multi-document
+//! transactions, with stock levels stored as documents read by `_id`.
 //!
 //! ```text
 //! stock_movements {_id: event id, kind, source_id, store_id, at, applied_at,
-//!                  deltas: [{product_id, delta}]}
+//!                  deltas: [{product_id, delta}], appliers, settled}
+//! stock_levels    {_id: "<store>/<product>", store_id, product_id, on_hand,
+//!                  updated_at, pending: [event id, …]}
 //! ```
 //!
-//! Applying an event is one insert: the movement, keyed by the event id. It
-//! carries every line, so an event counts for all its lines or none, and a
-//! duplicate insert (a redelivery, or two instances racing on one event) is a
-//! duplicate-key error that changes nothing. A process that dies before the
-//! insert leaves the message unacked; its redelivery inserts it then.
+//! Why levels are documents: a level summed over its movements costs a read
+//! of the pair's whole history, so every stock check, purchase check and
+//! announcement got slower as the ledger grew. A level document costs one
+//! `_id` lookup whatever the history.
 //!
-//! Stock levels are not stored: they are sums over the movements, read
-//! through the index on `(store_id, deltas.product_id)`, so on_hand = Σ ledger
-//! deltas holds by construction. Why not a level document updated with
-//! `$inc`: FerretDB 1.24 (SQLite backend) loses concurrent updates of one
-//! document (measured: 8 writers × 50 `$inc` ended at 54, not 400), so any
-//! read-modify-write counter would drift under concurrent consumers. Inserts
-//! with a unique `_id` are safe there and on MongoDB alike.
+//! Applying event `E` (every write is single-document, so atomic):
+//! 1. insert the movement, keyed by `E`, listing the applier's fresh token
+//!    in `appliers`. It holds every line, so the ledger has an event for all
+//!    its lines or none. On a duplicate key (a redelivery, a racing
+//!    instance) the applier joins: it pushes its token onto `appliers`, only
+//!    while the movement is not `settled`; if it is settled, the event was
+//!    applied and there is nothing to do.
+//! 2. per line, `$inc` the level guarded by `pending ≠ E` and `$push` `E`
+//!    onto `pending`, in one update (an upsert for a pair's first movement).
+//!    Guard and increment are one atomic step, so however often this step
+//!    repeats (after a crash, by a racing applier) each line counts once.
+//! 3. leave: pull the token from `appliers` and set `settled`, in one update.
+//!    Once settled, nobody can join any more.
+//! 4. the applier that leaves `appliers` empty pulls `E` from the levels'
+//!    `pending`: every applier of `E` has passed step 2 by then, so no guard
+//!    is needed any longer, and the lists hold only events in flight.
+//!
+//! A crash after any write leaves the message unacked; its redelivery joins
+//! and repeats steps 2–4, which skip what was done. The crashed applier's
+//! token stays in `appliers`, so `E` is never pulled from those levels'
+//! `pending`: a crash leaks one id per line, never a double count. Levels
+//! are therefore exactly Σ ledger deltas once settled.
+//!
+//! Needs a server that applies concurrent updates of one document
+//! atomically, as MongoDB does (and the project's test server). FerretDB
+//! 1.24 does not (8 writers × 50 `$inc` on one document ended at 54, not
+//! 400): do not run inventory on it.
 
-use std::{
-    collections::BTreeMap,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use async_trait::async_trait;
@@ -37,7 +55,8 @@ use erp_store::{
 use futures::TryStreamExt;
 use mongodb::{
     Collection, Database, IndexModel,
-    bson::{Document, doc},
+    bson::{Bson, Document, doc},
+    options::ReturnDocument,
 };
 
 use crate::stock::{Applied, LedgerEntry, Movement, MovementKind, StockLedger, StockLevel};
@@ -46,6 +65,7 @@ use crate::stock::{Applied, LedgerEntry, Movement, MovementKind, StockLedger, St
 #[derive(Debug, Clone)]
 pub struct MongoStockLedger {
     movements: Collection<Document>,
+    levels: Collection<Document>,
     crash_after: Option<Arc<AtomicUsize>>,
 }
 
@@ -53,10 +73,41 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+/// A level's `_id`. Ids cannot contain `/` (`^[A-Za-z0-9][A-Za-z0-9._-]*$`),
+/// so the pair reads back unambiguously.
+fn level_id(store: &StoreId, product: &ProductId) -> String {
+    format!("{}/{}", store.as_str(), product.as_str())
+}
+
+/// What a level read returns: everything but the `pending` list.
+fn level_projection() -> Document {
+    doc! {"store_id": 1, "product_id": 1, "on_hand": 1, "updated_at": 1}
+}
+
+fn level_of(d: &Document) -> Result<StockLevel, StoreError> {
+    Ok(StockLevel {
+        store_id: StoreId::parse(d.get_str("store_id").map_err(corrupt)?).map_err(corrupt)?,
+        product_id: ProductId::parse(d.get_str("product_id").map_err(corrupt)?)
+            .map_err(corrupt)?,
+        on_hand: d.get_i64("on_hand").map_err(corrupt)?,
+        updated_at: Timestamp::parse(d.get_str("updated_at").map_err(corrupt)?)
+            .map_err(corrupt)?,
+    })
+}
+
+fn kind_str(k: MovementKind) -> &'static str {
+    match k {
+        MovementKind::Purchase => "purchase",
+        MovementKind::Sale => "sale",
+    }
+}
+
 impl MongoStockLedger {
-    /// The ledger in `db`; creates its index (idempotently).
+    /// The ledger in `db`; creates its indexes (idempotently).
     pub async fn new(db: &Database) -> Result<Self, StoreError> {
         let movements = db.collection::<Document>("stock_movements");
+        let levels = db.collection::<Document>("stock_levels");
+        // Serves `GET /stock/{store}/{product}/movements` on MongoDB.
         movements
             .create_index(
                 IndexModel::builder()
@@ -65,8 +116,18 @@ impl MongoStockLedger {
             )
             .await
             .map_err(unavailable)?;
+        // Serves a store's levels (`GET /stock?store_id`, total units).
+        levels
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"store_id": 1, "product_id": 1})
+                    .build(),
+            )
+            .await
+            .map_err(unavailable)?;
         Ok(Self {
             movements,
+            levels,
             crash_after: None,
         })
     }
@@ -79,6 +140,13 @@ impl MongoStockLedger {
         self
     }
 
+    /// How many writes applying `m` takes when nothing was applied before:
+    /// the movement, one per line, leaving, the cleanup.
+    #[doc(hidden)]
+    pub fn writes_to_apply(m: &Movement) -> usize {
+        m.deltas.len() + 3
+    }
+
     fn step(&self) -> Result<(), StoreError> {
         if let Some(left) = &self.crash_after {
             if left.fetch_sub(1, Ordering::SeqCst) == 1 {
@@ -88,84 +156,9 @@ impl MongoStockLedger {
         Ok(())
     }
 
-    /// Movements touching `store` (all stores if `None`) and `product` (all
-    /// products if `None`), streamed and folded into per-pair levels.
-    async fn fold_levels(
-        &self,
-        store: Option<&StoreId>,
-        products: Option<&[ProductId]>,
-    ) -> Result<BTreeMap<(String, String), (i64, String)>, StoreError> {
-        let mut filter = Document::new();
-        if let Some(s) = store {
-            filter.insert("store_id", s.as_str());
-        }
-        match products {
-            Some([p]) => {
-                filter.insert("deltas.product_id", p.as_str());
-            }
-            Some(ps) => {
-                let ids: Vec<&str> = ps.iter().map(ProductId::as_str).collect();
-                filter.insert("deltas.product_id", doc! {"$in": ids});
-            }
-            None => {}
-        }
-        let mut cursor = self
-            .movements
-            .find(filter)
-            .projection(doc! {"store_id": 1, "deltas": 1, "applied_at": 1})
-            .await
-            .map_err(unavailable)?;
-        let mut levels: BTreeMap<(String, String), (i64, String)> = BTreeMap::new();
-        while let Some(d) = cursor.try_next().await.map_err(unavailable)? {
-            let store_id = d.get_str("store_id").map_err(corrupt)?.to_owned();
-            let applied_at = d.get_str("applied_at").map_err(corrupt)?.to_owned();
-            for line in d
-                .get_array("deltas")
-                .map_err(corrupt)?
-                .iter()
-                .filter_map(|l| l.as_document())
-            {
-                let line_product = line.get_str("product_id").map_err(corrupt)?;
-                if products.is_some_and(|ps| ps.iter().all(|p| p.as_str() != line_product)) {
-                    continue;
-                }
-                let delta = line.get_i64("delta").map_err(corrupt)?;
-                let level = levels
-                    .entry((store_id.clone(), line_product.to_owned()))
-                    .or_insert((0, String::new()));
-                level.0 += delta;
-                // Canonical timestamps compare as text.
-                if applied_at > level.1 {
-                    level.1.clone_from(&applied_at);
-                }
-            }
-        }
-        Ok(levels)
-    }
-}
-
-fn level_of(
-    (store, product): (String, String),
-    (on_hand, updated_at): (i64, String),
-) -> Result<StockLevel, StoreError> {
-    Ok(StockLevel {
-        store_id: StoreId::parse(&store).map_err(corrupt)?,
-        product_id: ProductId::parse(&product).map_err(corrupt)?,
-        on_hand,
-        updated_at: Timestamp::parse(&updated_at).map_err(corrupt)?,
-    })
-}
-
-fn kind_str(k: MovementKind) -> &'static str {
-    match k {
-        MovementKind::Purchase => "purchase",
-        MovementKind::Sale => "sale",
-    }
-}
-
-#[async_trait]
-impl StockLedger for MongoStockLedger {
-    async fn apply(&self, m: &Movement) -> Result<Applied, StoreError> {
+    /// Step 1: record the movement, or join its appliers when it is
+    /// recorded but not settled. `false`: it is settled (the event applied).
+    async fn record_or_join(&self, m: &Movement, token: &str) -> Result<bool, StoreError> {
         let deltas: Vec<Document> = m
             .deltas
             .iter()
@@ -182,13 +175,136 @@ impl StockLedger for MongoStockLedger {
                 "at": m.at.to_string(),
                 "applied_at": Timestamp::now().to_string(),
                 "deltas": deltas,
+                "appliers": [token],
+                "settled": false,
             })
             .await;
         match inserted {
-            Ok(_) => Ok(Applied::Moved),
-            Err(e) if is_duplicate_key(&e) => Ok(Applied::AlreadyApplied),
-            Err(e) => Err(unavailable(e)),
+            Ok(_) => return Ok(true),
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(unavailable(e)),
         }
+        let joined = self
+            .movements
+            .update_one(
+                doc! {"_id": m.event_id.to_string(), "settled": false},
+                doc! {"$push": {"appliers": token}},
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(joined.matched_count == 1)
+    }
+
+    /// Step 2 for one line: the guarded increment.
+    async fn move_level(
+        &self,
+        m: &Movement,
+        product: &ProductId,
+        delta: i64,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let id = level_id(&m.store_id, product);
+        let event = m.event_id.to_string();
+        self.step()?;
+        loop {
+            let moved = self
+                .levels
+                .update_one(
+                    doc! {"_id": &id, "pending": {"$ne": &event}},
+                    doc! {
+                        "$inc": {"on_hand": delta},
+                        "$push": {"pending": &event},
+                        "$set": {
+                            "store_id": m.store_id.as_str(),
+                            "product_id": product.as_str(),
+                            "updated_at": now,
+                        },
+                    },
+                )
+                .upsert(true)
+                .await;
+            match moved {
+                Ok(_) => return Ok(()),
+                // The level exists and the guard failed (this event already
+                // moved it), or two first movements raced on the insert.
+                Err(e) if is_duplicate_key(&e) => {
+                    let already = self
+                        .levels
+                        .find_one(doc! {"_id": &id, "pending": &event})
+                        .projection(doc! {"_id": 1})
+                        .await
+                        .map_err(unavailable)?;
+                    if already.is_some() {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
+    /// Steps 3 and 4.
+    async fn leave(&self, m: &Movement, token: &str) -> Result<(), StoreError> {
+        let event = m.event_id.to_string();
+        self.step()?;
+        let left = self
+            .movements
+            .find_one_and_update(
+                doc! {"_id": &event, "appliers": token},
+                doc! {"$pull": {"appliers": token}, "$set": {"settled": true}},
+            )
+            .return_document(ReturnDocument::After)
+            .projection(doc! {"appliers": 1})
+            .await
+            .map_err(unavailable)?;
+        let last = left.is_some_and(|d| d.get_array("appliers").is_ok_and(Vec::is_empty));
+        if !last {
+            return Ok(());
+        }
+        let ids: Vec<String> = m
+            .deltas
+            .iter()
+            .map(|(p, _)| level_id(&m.store_id, p))
+            .collect();
+        self.step()?;
+        self.levels
+            .update_many(
+                doc! {"_id": {"$in": ids}},
+                doc! {"$pull": {"pending": &event}},
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_levels(&self, filter: Document) -> Result<Vec<StockLevel>, StoreError> {
+        let docs: Vec<Document> = self
+            .levels
+            .find(filter)
+            .projection(level_projection())
+            .sort(doc! {"store_id": 1, "product_id": 1})
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        docs.iter().map(level_of).collect()
+    }
+}
+
+#[async_trait]
+impl StockLedger for MongoStockLedger {
+    async fn apply(&self, m: &Movement) -> Result<Applied, StoreError> {
+        let token = EventId::new().to_string();
+        if !self.record_or_join(m, &token).await? {
+            return Ok(Applied::AlreadyApplied);
+        }
+        let now = Timestamp::now().to_string();
+        for (product, delta) in &m.deltas {
+            self.move_level(m, product, *delta, &now).await?;
+        }
+        self.leave(m, &token).await?;
+        Ok(Applied::Moved)
     }
 
     async fn level(
@@ -196,11 +312,13 @@ impl StockLedger for MongoStockLedger {
         store: &StoreId,
         product: &ProductId,
     ) -> Result<Option<StockLevel>, StoreError> {
-        self.fold_levels(Some(store), Some(std::slice::from_ref(product)))
-            .await?
-            .into_iter()
-            .next()
-            .map(|(k, v)| level_of(k, v))
+        self.levels
+            .find_one(doc! {"_id": level_id(store, product)})
+            .projection(level_projection())
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(level_of)
             .transpose()
     }
 
@@ -209,11 +327,26 @@ impl StockLedger for MongoStockLedger {
         store: Option<&StoreId>,
         product: Option<&ProductId>,
     ) -> Result<Vec<StockLevel>, StoreError> {
-        self.fold_levels(store, product.map(std::slice::from_ref))
-            .await?
-            .into_iter()
-            .map(|(k, v)| level_of(k, v))
-            .collect()
+        let filter = match (store, product) {
+            // One pair: its `_id`, not a filter.
+            (Some(s), Some(p)) => doc! {"_id": level_id(s, p)},
+            (Some(s), None) => doc! {"store_id": s.as_str()},
+            (None, Some(p)) => doc! {"product_id": p.as_str()},
+            (None, None) => doc! {},
+        };
+        self.find_levels(filter).await
+    }
+
+    async fn levels_of(
+        &self,
+        store: &StoreId,
+        products: &[ProductId],
+    ) -> Result<Vec<StockLevel>, StoreError> {
+        let ids: Vec<Bson> = products
+            .iter()
+            .map(|p| Bson::String(level_id(store, p)))
+            .collect();
+        self.find_levels(doc! {"_id": {"$in": ids}}).await
     }
 
     async fn movements(
@@ -254,24 +387,19 @@ impl StockLedger for MongoStockLedger {
         Ok(entries)
     }
 
-    async fn levels_of(
-        &self,
-        store: &StoreId,
-        products: &[ProductId],
-    ) -> Result<Vec<StockLevel>, StoreError> {
-        self.fold_levels(Some(store), Some(products))
-            .await?
-            .into_iter()
-            .map(|(k, v)| level_of(k, v))
-            .collect()
-    }
-
     async fn total_units(&self, store: &StoreId) -> Result<i64, StoreError> {
-        Ok(self
-            .fold_levels(Some(store), None)
-            .await?
-            .values()
-            .map(|(on_hand, _)| (*on_hand).max(0))
-            .sum())
+        // One document per product the store ever held: bounded by the
+        // catalogue, not by the history.
+        let mut cursor = self
+            .levels
+            .find(doc! {"store_id": store.as_str()})
+            .projection(doc! {"on_hand": 1})
+            .await
+            .map_err(unavailable)?;
+        let mut total = 0_i64;
+        while let Some(d) = cursor.try_next().await.map_err(unavailable)? {
+            total = total.saturating_add(d.get_i64("on_hand").map_err(corrupt)?.max(0));
+        }
+        Ok(total)
     }
 }

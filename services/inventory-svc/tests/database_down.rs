@@ -1,8 +1,9 @@
-//! Design §7.6 for the database: inventory-svc on its own FerretDB (a private
-//! instance of the binary `scripts/ferretdb.sh` builds, so stopping it
-//! disturbs no other test). While the database is down, readiness is 503
-//! naming the store and requests answer 503 `store_unavailable`; when it
-//! comes back the service recovers with its data, without a restart.
+//! Design §7.6 for the database: inventory-svc on its own test server (a
+//! private instance of the launcher `scripts/mongodb.sh` leaves in
+//! `.data/bin/mongo-server`, so stopping it disturbs no other test). While
+//! the database is down, readiness is 503 naming the store and requests
+//! answer 503 `store_unavailable`; when it comes back the service recovers
+//! with its data, without a restart.
 #![cfg(feature = "mongodb")]
 
 mod common;
@@ -18,69 +19,72 @@ use common::{Service, free_port};
 use erp_store::mongo::MongoStore;
 use serde_json::json;
 
-/// `ERP_TEST_FERRETDB_BIN`, else the binary `scripts/ferretdb.sh` builds.
-fn ferretdb_bin() -> PathBuf {
-    std::env::var_os("ERP_TEST_FERRETDB_BIN")
+/// `ERP_TEST_MONGO_SERVER_BIN`, else the launcher `scripts/mongodb.sh` leaves.
+fn server_bin() -> PathBuf {
+    std::env::var_os("ERP_TEST_MONGO_SERVER_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.data/bin/ferretdb"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.data/bin/mongo-server")
+        })
 }
 
-/// A FerretDB process this test owns; killed on drop.
-struct Ferret(Child);
+/// A database server process this test owns; stopped on drop.
+struct Database(Child);
 
-impl Ferret {
-    async fn start(dir: &Path, port: u16) -> Self {
-        let bin = ferretdb_bin();
+impl Database {
+    async fn start(file: &Path, port: u16) -> Self {
+        let bin = server_bin();
         assert!(
             bin.exists(),
-            "no FerretDB at {}; run scripts/ferretdb.sh",
+            "no test server launcher at {}; run scripts/mongodb.sh",
             bin.display()
         );
         let child = Command::new(bin)
-            .arg("--handler=sqlite")
-            .arg(format!("--sqlite-url=file:{}/", dir.display()))
-            .arg(format!("--listen-addr=127.0.0.1:{port}"))
-            .arg(format!("--state-dir={}", dir.display()))
-            .args([
-                "--debug-addr=127.0.0.1:0",
-                "--telemetry=disable",
-                "--log-level=error",
-            ])
+            .arg("127.0.0.1")
+            .arg(port.to_string())
+            .arg(file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("FerretDB starts");
-        // Owned before waiting, so a failed wait still kills it (on drop).
-        let ferret = Self(child);
+            .expect("the test server starts");
+        // Owned before waiting, so a failed wait still stops it (on drop).
+        let server = Self(child);
         let probe = MongoStore::connect(&format!("mongodb://127.0.0.1:{port}"), "probe")
             .await
             .unwrap();
-        for _ in 0..100 {
+        for _ in 0..200 {
             if probe.ping().await {
-                return ferret;
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the private FerretDB did not answer on port {port}");
+        panic!("the private test server did not answer on port {port}");
     }
 }
 
-impl Drop for Ferret {
+impl Drop for Database {
+    /// SIGTERM, as an operator stops a database: the server closes its file,
+    /// so what it acknowledged is there when it starts again.
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = Command::new("kill")
+            .arg(self.0.id().to_string())
+            .status();
+        if self.0.wait().is_err() {
+            let _ = self.0.kill();
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let dir = std::env::temp_dir().join(format!(
-        "erp-ferret-{}",
+        "erp-db-down-{}",
         erp_core::EventId::new().as_uuid().simple()
     ));
     std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("inventory.mv");
     let port = free_port();
-    let ferret = Ferret::start(&dir, port).await;
+    let database = Database::start(&file, port).await;
 
     let mongodb_uri = format!("mongodb://127.0.0.1:{port}");
     let args = [
@@ -107,7 +111,7 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
         .await;
     assert_eq!(created.status(), 201);
 
-    drop(ferret);
+    drop(database);
     let ready = service
         .wait("readiness 503", "/health/ready", |s, _| s == 503)
         .await;
@@ -128,7 +132,7 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let text = write.text().await.unwrap();
     assert!(!text.contains("127.0.0.1"), "internals leaked: {text}");
 
-    let _ferret = Ferret::start(&dir, port).await;
+    let _database = Database::start(&file, port).await;
     service
         .wait("ready again", "/health/ready", |s, _| s == 200)
         .await;

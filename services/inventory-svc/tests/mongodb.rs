@@ -1,5 +1,5 @@
-//! inventory-svc on a real MongoDB-compatible server (FerretDB from
-//! `scripts/ferretdb.sh`): crash points of the ledger, and the binary keeping
+//! inventory-svc on a real MongoDB-compatible server (the test server of
+//! `scripts/mongodb.sh`): crash points of the ledger, and the binary keeping
 //! its data across SIGKILL in its own database. Fails, never skips, when the
 //! servers cannot be reached.
 #![cfg(all(feature = "mongodb", feature = "rabbitmq"))]
@@ -78,8 +78,8 @@ async fn on_hand(ledger: &MongoStockLedger, product: &str) -> i64 {
 #[tokio::test]
 async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
     let m = movement(&[("a", 5), ("b", 2), ("c", 1)]);
-    // The ledger writes once per event (the movement insert); crash at it.
-    for crash_at in 1..=1 {
+    // Crash in place of each write of the apply in turn.
+    for crash_at in 1..=MongoStockLedger::writes_to_apply(&m) {
         let db = mongo::fresh_database("inv_test").await;
         let ledger = MongoStockLedger::new(db.database()).await.unwrap();
         let crashing = ledger.clone().crashing_at_write(crash_at);
@@ -87,10 +87,17 @@ async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
             crashing.apply(&m).await.is_err(),
             "crash at write {crash_at}"
         );
-        // The broker redelivers: a fresh process applies the same event.
+        // The broker redelivers: a fresh process applies the same event. It
+        // moved stock unless the crash came after the movement was settled.
+        let replay = ledger.apply(&m).await.unwrap();
+        let settled_before = crash_at == MongoStockLedger::writes_to_apply(&m);
         assert_eq!(
-            ledger.apply(&m).await.unwrap(),
-            Applied::Moved,
+            replay,
+            if settled_before {
+                Applied::AlreadyApplied
+            } else {
+                Applied::Moved
+            },
             "crash at {crash_at}"
         );
         assert_eq!(ledger.apply(&m).await.unwrap(), Applied::AlreadyApplied);
@@ -154,14 +161,36 @@ async fn levels_of_reads_only_the_named_products_that_moved() {
     db.drop_database().await.unwrap();
 }
 
-#[tokio::test]
-async fn concurrent_duplicates_count_once() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicates_count_once_and_leave_no_pending_guard() {
     let db = mongo::fresh_database("inv_test").await;
     let ledger = MongoStockLedger::new(db.database()).await.unwrap();
-    let m = movement(&[("a", 3)]);
-    let results = futures::future::join_all((0..8).map(|_| ledger.apply(&m))).await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert_eq!(on_hand(&ledger, "a").await, 3);
+    // Rounds of one event applied by 12 racing appliers at once: whoever
+    // joins late must not count a line the others have settled.
+    for round in 1..=15 {
+        let m = movement(&[("a", 3), ("b", 1), ("c", 2)]);
+        let results = futures::future::join_all((0..12).map(|_| {
+            let ledger = ledger.clone();
+            let m = m.clone();
+            tokio::spawn(async move { ledger.apply(&m).await })
+        }))
+        .await;
+        assert!(
+            results.iter().all(|r| matches!(r, Ok(Ok(_)))),
+            "{results:?}"
+        );
+        for (p, per_round) in [("a", 3), ("b", 1), ("c", 2)] {
+            assert_eq!(on_hand(&ledger, p).await, per_round * round, "{p}, round {round}");
+        }
+    }
+    let levels = db.database().collection::<mongodb::bson::Document>("stock_levels");
+    let mut cursor = levels.find(mongodb::bson::doc! {}).await.unwrap();
+    while let Some(level) = futures::TryStreamExt::try_next(&mut cursor).await.unwrap() {
+        assert!(
+            level.get_array("pending").unwrap().is_empty(),
+            "settled events stay in a pending guard: {level}"
+        );
+    }
     db.drop_database().await.unwrap();
 }
 

@@ -1,5 +1,5 @@
 //! Helpers for tests against a real MongoDB-compatible server (what
-//! `scripts/ferretdb.sh` starts).
+//! `scripts/mongodb.sh` starts).
 
 use super::MongoStore;
 
@@ -17,7 +17,7 @@ pub async fn fresh_database(prefix: &str) -> MongoStore {
         .expect("a valid URI");
     assert!(
         store.ping().await,
-        "no MongoDB-compatible server at {}; run scripts/ferretdb.sh",
+        "no MongoDB-compatible server at {}; run scripts/mongodb.sh",
         uri()
     );
     store
