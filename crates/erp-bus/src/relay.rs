@@ -272,10 +272,12 @@ impl OutboxRelay {
         if !done.is_empty() {
             self.outbox.mark_sent(&done).await?;
         }
-        if !records.is_empty() || failure.is_some() {
-            if let Ok(backlog) = self.outbox.backlog().await {
-                metrics::gauge!("erp_outbox_backlog").set(backlog as f64);
-            }
+        if failure.is_none() && records.len() < self.batch {
+            // The look returned everything pending and all of it went out:
+            // no need to ask the store (a count can cost a scan there).
+            metrics::gauge!("erp_outbox_backlog").set((records.len() - done.len()) as f64);
+        } else if let Ok(backlog) = self.outbox.backlog().await {
+            metrics::gauge!("erp_outbox_backlog").set(backlog as f64);
         }
         match failure {
             Some(e) => Err(e),

@@ -110,3 +110,61 @@ async fn the_outbox_indexes_pending_events_and_finds_only_those() {
     );
     db.drop_database().await.unwrap();
 }
+
+#[tokio::test]
+async fn between_sweeps_a_relay_look_reads_the_documents_this_process_wrote() {
+    use erp_core::{EventEnvelope, EventId, Timestamp};
+    use erp_store::{Outbox, OutboxRecord, WriteStore};
+    let db = mongo::fresh_database("store_test").await;
+    let store = db.write_store::<serde_json::Value>("orders");
+    let outbox = db.outbox();
+    let record = || OutboxRecord {
+        envelope: EventEnvelope {
+            id: EventId::new(),
+            event_type: "order.placed".into(),
+            version: 1,
+            occurred_at: Timestamp::now(),
+            source: "test".into(),
+            correlation_id: "c".into(),
+            causation_id: "c".into(),
+            data: serde_json::json!({}),
+        },
+        publish: true,
+    };
+    // The first look is the sweep; the next ones (within SWEEP_EVERY) only
+    // look up what this store wrote, by `_id`.
+    assert!(outbox.pending(10).await.unwrap().is_empty());
+    let (one, two) = (record(), record());
+    store
+        .insert("x", serde_json::json!({}), vec![one.clone(), two.clone()])
+        .await
+        .unwrap();
+    let ids: Vec<_> = outbox
+        .pending(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(OutboxRecord::id)
+        .collect();
+    assert_eq!(ids, [one.id(), two.id()], "found without a sweep, oldest first");
+    outbox.mark_sent(&[one.id()]).await.unwrap();
+    let left: Vec<_> = outbox
+        .pending(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(OutboxRecord::id)
+        .collect();
+    assert_eq!(left, [two.id()]);
+    outbox.mark_sent(&[two.id()]).await.unwrap();
+    assert!(outbox.pending(10).await.unwrap().is_empty());
+    let stored = db
+        .database()
+        .collection::<mongodb::bson::Document>("orders")
+        .find_one(mongodb::bson::doc! {"_id": "x"})
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.get_array("outbox_ids").unwrap().is_empty(), "{stored}");
+    db.drop_database().await.unwrap();
+}

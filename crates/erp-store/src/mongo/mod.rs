@@ -25,6 +25,7 @@
 //!
 //! [`WriteStore::update`]: crate::WriteStore::update
 
+mod hints;
 mod idempotency;
 mod read;
 pub mod testing;
@@ -42,6 +43,7 @@ use mongodb::{
     options::ClientOptions,
 };
 
+pub use hints::SWEEP_EVERY;
 pub use idempotency::MongoIdempotency;
 pub use read::MongoReadModel;
 pub use write::{MongoOutbox, MongoWriteStore};
@@ -53,6 +55,7 @@ use crate::StoreError;
 pub struct MongoStore {
     db: Database,
     write_collections: Arc<Mutex<Vec<String>>>,
+    outbox_hints: Arc<hints::OutboxHints>,
 }
 
 impl MongoStore {
@@ -68,6 +71,7 @@ impl MongoStore {
         Ok(Self {
             db: client.database(database),
             write_collections: Arc::default(),
+            outbox_hints: Arc::default(),
         })
     }
 
@@ -90,12 +94,19 @@ impl MongoStore {
         if !names.iter().any(|n| n == collection) {
             names.push(collection.to_owned());
         }
-        MongoWriteStore::new(self.db.collection(collection))
+        MongoWriteStore::new(
+            self.db.collection(collection),
+            Arc::clone(&self.outbox_hints),
+        )
     }
 
     /// The outbox over every write store handed out so far.
     pub fn outbox(&self) -> MongoOutbox {
-        MongoOutbox::new(self.db.clone(), Arc::clone(&self.write_collections))
+        MongoOutbox::new(
+            self.db.clone(),
+            Arc::clone(&self.write_collections),
+            Arc::clone(&self.outbox_hints),
+        )
     }
 
     /// A read model in `collection`.

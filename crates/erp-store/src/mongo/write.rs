@@ -11,11 +11,12 @@
 //! removes it with `$pullAll` + `$unset`, which both MongoDB and FerretDB
 //! apply atomically per document.
 //!
-//! The relay finds documents with pending events by `outbox_ids: {$gt: ""}`
-//! (an array holding any string; an empty array does not match), which an
-//! ascending index on `outbox_ids` serves on MongoDB, so each relay pass
-//! reads the pending documents rather than the whole collection. The outbox
-//! creates that index the first time it looks at a collection.
+//! A relay pass reads the documents this process wrote with events, by
+//! `_id` (see [`super::hints`]). A sweep finds every document with pending
+//! events by `outbox_ids: {$gt: ""}` (an array holding any string; an empty
+//! array does not match), which an ascending index on `outbox_ids` serves on
+//! MongoDB; the outbox creates that index the first time it looks at a
+//! collection. Sweeps run at start and every [`super::hints::SWEEP_EVERY`].
 
 use std::{
     collections::HashSet,
@@ -32,21 +33,32 @@ use mongodb::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{corrupt, store_error, unavailable};
+use super::{corrupt, hints::OutboxHints, store_error, unavailable};
 use crate::{Outbox, OutboxRecord, StoreError, Versioned, WriteStore};
 
 /// A write store in one collection.
 #[derive(Debug)]
 pub struct MongoWriteStore<T> {
     collection: Collection<Document>,
+    hints: Arc<OutboxHints>,
     _value: PhantomData<fn() -> T>,
 }
 
 impl<T> MongoWriteStore<T> {
-    pub(super) fn new(collection: Collection<Document>) -> Self {
+    pub(super) fn new(collection: Collection<Document>, hints: Arc<OutboxHints>) -> Self {
         Self {
             collection,
+            hints,
             _value: PhantomData,
+        }
+    }
+
+    /// Notes a document written with events, also when the write failed:
+    /// it may have been applied (a timeout), and a look that finds nothing
+    /// forgets it.
+    fn note_events(&self, id: &str, outbox: &[OutboxRecord]) {
+        if !outbox.is_empty() {
+            self.hints.written(self.collection.name(), id);
         }
     }
 }
@@ -97,10 +109,9 @@ where
             "outbox_ids": ids,
             "outbox": entries,
         };
-        self.collection
-            .insert_one(document)
-            .await
-            .map_err(store_error)?;
+        let inserted = self.collection.insert_one(document).await;
+        self.note_events(id, &outbox);
+        inserted.map_err(store_error)?;
         Ok(())
     }
 
@@ -124,8 +135,9 @@ where
                 doc! {"_id": id, "version": expected},
                 doc! {"$set": set, "$push": {"outbox_ids": {"$each": ids}}},
             )
-            .await
-            .map_err(store_error)?;
+            .await;
+        self.note_events(id, &outbox);
+        let result = result.map_err(store_error)?;
         if result.matched_count == 0 {
             return Err(StoreError::Conflict(format!(
                 "{id} is not at version {expected_version} (or does not exist)"
@@ -162,16 +174,22 @@ where
 pub struct MongoOutbox {
     db: Database,
     collections: Arc<Mutex<Vec<String>>>,
+    hints: Arc<OutboxHints>,
     /// Collections whose `outbox_ids` index exists. A std Mutex: held for a
     /// set lookup, never across `.await`.
     indexed: Arc<Mutex<HashSet<String>>>,
 }
 
 impl MongoOutbox {
-    pub(super) fn new(db: Database, collections: Arc<Mutex<Vec<String>>>) -> Self {
+    pub(super) fn new(
+        db: Database,
+        collections: Arc<Mutex<Vec<String>>>,
+        hints: Arc<OutboxHints>,
+    ) -> Self {
         Self {
             db,
             collections,
+            hints,
             indexed: Arc::default(),
         }
     }
@@ -239,17 +257,40 @@ impl Outbox for MongoOutbox {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let sweep = self.hints.sweep_due();
         let mut all = Vec::new();
         for c in self.collections().await {
+            let name = c.name().to_owned();
+            let (filter, looked_up) = if sweep {
+                (has_pending(), Vec::new())
+            } else {
+                let ids = self.hints.documents(&name);
+                if ids.is_empty() {
+                    continue;
+                }
+                (doc! {"_id": {"$in": &ids}}, ids)
+            };
             let cursor = c
-                .find(has_pending())
+                .find(filter)
                 .projection(doc! {"outbox_ids": 1, "outbox": 1})
-                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
                 .await
                 .map_err(unavailable)?;
             let docs: Vec<Document> = cursor.try_collect().await.map_err(unavailable)?;
+            let mut seen = HashSet::with_capacity(docs.len());
             for d in &docs {
-                all.extend(pending_of(d)?);
+                let id = d.get_str("_id").map_err(corrupt)?;
+                seen.insert(id.to_owned());
+                let records = pending_of(d)?;
+                if records.is_empty() {
+                    self.hints.settled(&name, id);
+                }
+                for (event, record) in records {
+                    self.hints.found(event, &name, id);
+                    all.push((event, record));
+                }
+            }
+            for id in looked_up.iter().filter(|id| !seen.contains(*id)) {
+                self.hints.settled(&name, id);
             }
         }
         // v7 event ids sort by creation time: oldest first across collections.
@@ -262,18 +303,29 @@ impl Outbox for MongoOutbox {
         if ids.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let (located, unknown) = self.hints.locate(ids);
+        let all: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let mut unset = Document::new();
-        for id in &ids {
+        for id in &all {
             unset.insert(format!("outbox.{id}"), "");
         }
+        let mark = doc! {"$pullAll": {"outbox_ids": &all}, "$unset": unset};
+        for (collection, documents) in located {
+            self.db
+                .collection::<Document>(&collection)
+                .update_many(doc! {"_id": {"$in": documents}}, mark.clone())
+                .await
+                .map_err(unavailable)?;
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        // Events no look of this process found: search for them.
+        let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
         for c in self.collections().await {
-            c.update_many(
-                doc! {"outbox_ids": {"$in": &ids}},
-                doc! {"$pullAll": {"outbox_ids": &ids}, "$unset": unset.clone()},
-            )
-            .await
-            .map_err(unavailable)?;
+            c.update_many(doc! {"outbox_ids": {"$in": &unknown}}, mark.clone())
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
