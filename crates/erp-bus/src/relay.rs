@@ -216,9 +216,8 @@ impl OutboxRelay {
     }
 
     /// The longest wait between looks of an idle relay. Why grow it: on a
-    /// quiet service a look per 500 ms is pure load (and on FerretDB each
-    /// look scans the write collections); writes of this instance trigger
-    /// the relay at once anyway.
+    /// quiet service a look per 500 ms is pure load; writes of this
+    /// instance trigger the relay at once anyway.
     pub fn with_max_idle_poll(mut self, max_idle_poll: Duration) -> Self {
         self.max_idle_poll = max_idle_poll.max(self.idle_poll);
         self

@@ -20,7 +20,7 @@ pub enum BusKind {
 pub enum StoreKind {
     /// In process only; data is lost on exit.
     Memory,
-    /// MongoDB (or FerretDB) at `--mongodb-uri`.
+    /// MongoDB (or a MongoDB-wire server) at `--mongodb-uri`.
     Mongodb,
 }
 

@@ -12,7 +12,7 @@
 //!
 //! Adapters: [`memory`] (always built; for unit tests and the embedded
 //! default) and, behind the `mongodb` feature, `mongo` (MongoDB 6.0+ or
-//! FerretDB 1.x; its module doc lists the server features it relies on).
+//! the project's test server; its module doc lists the server features it relies on).
 //!
 //! [`contract`] holds the generic test suites every adapter must pass; run
 //! them against your own adapter to check it honours the ports.

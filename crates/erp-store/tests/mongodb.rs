@@ -146,7 +146,11 @@ async fn between_sweeps_a_relay_look_reads_the_documents_this_process_wrote() {
         .iter()
         .map(OutboxRecord::id)
         .collect();
-    assert_eq!(ids, [one.id(), two.id()], "found without a sweep, oldest first");
+    assert_eq!(
+        ids,
+        [one.id(), two.id()],
+        "found without a sweep, oldest first"
+    );
     outbox.mark_sent(&[one.id()]).await.unwrap();
     let left: Vec<_> = outbox
         .pending(10)
@@ -165,6 +169,9 @@ async fn between_sweeps_a_relay_look_reads_the_documents_this_process_wrote() {
         .await
         .unwrap()
         .unwrap();
-    assert!(stored.get_array("outbox_ids").unwrap().is_empty(), "{stored}");
+    assert!(
+        stored.get_array("outbox_ids").unwrap().is_empty(),
+        "{stored}"
+    );
     db.drop_database().await.unwrap();
 }

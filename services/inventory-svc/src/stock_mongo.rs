@@ -87,11 +87,9 @@ fn level_projection() -> Document {
 fn level_of(d: &Document) -> Result<StockLevel, StoreError> {
     Ok(StockLevel {
         store_id: StoreId::parse(d.get_str("store_id").map_err(corrupt)?).map_err(corrupt)?,
-        product_id: ProductId::parse(d.get_str("product_id").map_err(corrupt)?)
-            .map_err(corrupt)?,
+        product_id: ProductId::parse(d.get_str("product_id").map_err(corrupt)?).map_err(corrupt)?,
         on_hand: d.get_i64("on_hand").map_err(corrupt)?,
-        updated_at: Timestamp::parse(d.get_str("updated_at").map_err(corrupt)?)
-            .map_err(corrupt)?,
+        updated_at: Timestamp::parse(d.get_str("updated_at").map_err(corrupt)?).map_err(corrupt)?,
     })
 }
 

@@ -66,9 +66,7 @@ impl Drop for Database {
     /// SIGTERM, as an operator stops a database: the server closes its file,
     /// so what it acknowledged is there when it starts again.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.0.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         if self.0.wait().is_err() {
             let _ = self.0.kill();
         }

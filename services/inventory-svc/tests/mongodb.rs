@@ -180,10 +180,16 @@ async fn concurrent_duplicates_count_once_and_leave_no_pending_guard() {
             "{results:?}"
         );
         for (p, per_round) in [("a", 3), ("b", 1), ("c", 2)] {
-            assert_eq!(on_hand(&ledger, p).await, per_round * round, "{p}, round {round}");
+            assert_eq!(
+                on_hand(&ledger, p).await,
+                per_round * round,
+                "{p}, round {round}"
+            );
         }
     }
-    let levels = db.database().collection::<mongodb::bson::Document>("stock_levels");
+    let levels = db
+        .database()
+        .collection::<mongodb::bson::Document>("stock_levels");
     let mut cursor = levels.find(mongodb::bson::doc! {}).await.unwrap();
     while let Some(level) = futures::TryStreamExt::try_next(&mut cursor).await.unwrap() {
         assert!(

@@ -5,13 +5,21 @@ use clap::Parser;
 #[command(name = "erp-load", version)]
 pub struct Args {
     /// purchase-svc base URL.
-    #[arg(long, env = "ERP_PURCHASE_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(
+        long,
+        env = "ERP_PURCHASE_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
     pub purchase_url: String,
     /// sales-svc base URL.
     #[arg(long, env = "ERP_SALES_URL", default_value = "http://127.0.0.1:8082")]
     pub sales_url: String,
     /// inventory-svc base URL.
-    #[arg(long, env = "ERP_INVENTORY_URL", default_value = "http://127.0.0.1:8083")]
+    #[arg(
+        long,
+        env = "ERP_INVENTORY_URL",
+        default_value = "http://127.0.0.1:8083"
+    )]
     pub inventory_url: String,
     /// Broker for `--grow-ledger`.
     #[arg(

@@ -91,9 +91,9 @@ where
             };
         }
         non_definite += 1;
-        let wait = answer
-            .retry_after
-            .map_or(Duration::from_millis(100), |s| Duration::from_secs(s.min(2)));
+        let wait = answer.retry_after.map_or(Duration::from_millis(100), |s| {
+            Duration::from_secs(s.min(2))
+        });
         tokio::time::sleep(wait).await;
     }
 }
@@ -222,7 +222,10 @@ impl Client {
             let is_purchase = fastrand::u8(0..100) < self.purchase_percent;
             let deadline = until + GRACE;
             let sent = if is_purchase {
-                let lines = [(self.probe.as_str(), 1), (shared.as_str(), fastrand::i64(1..=5))];
+                let lines = [
+                    (self.probe.as_str(), 1),
+                    (shared.as_str(), fastrand::i64(1..=5)),
+                ];
                 send_until_definite(deadline, || self.api.purchase(&lines, &key)).await
             } else {
                 let lines = [(shared.as_str(), fastrand::i64(1..=3))];

@@ -40,9 +40,7 @@ pub(crate) async fn grow_ledger(
     let mut published = 0;
     while published < count {
         let n = BATCH.min(count - published);
-        let messages = (0..n)
-            .map(|_| purchase_of(&product_id))
-            .collect::<Vec<_>>();
+        let messages = (0..n).map(|_| purchase_of(&product_id)).collect::<Vec<_>>();
         for result in bus.publish_batch(messages).await {
             result.context("publishing to erp.events")?;
         }
@@ -60,7 +58,9 @@ pub(crate) async fn grow_ledger(
         if on_hand > last.0 {
             last = (on_hand, Instant::now());
         } else if last.1.elapsed() > Duration::from_secs(60) {
-            bail!("inventory stopped applying: {on_hand} of {target} after a minute without progress");
+            bail!(
+                "inventory stopped applying: {on_hand} of {target} after a minute without progress"
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -1,27 +1,27 @@
-//! The MongoDB adapter (feature `mongodb`). Works with MongoDB 6.0+ and with
-//! FerretDB 1.x, so it relies only on what both have:
+//! The MongoDB adapter (feature `mongodb`). Works with MongoDB 6.0+ and is
+//! tested on the project's MongoDB-wire test server (mongo-java-server with
+//! its H2 backend, `scripts/mongodb.sh`), so it relies only on what both
+//! have:
 //!
 //! - single-document atomicity (no multi-document transactions): a write and
 //!   its outbox events live in one document;
 //! - `_id` uniqueness for duplicate detection (duplicate key, code 11000);
-//! - `find` with `$and`, `$gte`, `$lte`, equality on dotted paths through
-//!   arrays, `$exists`, sort / skip / limit, projections, `count_documents`;
-//! - updates with `$set`, `$inc`, `$push` (`$each`), `$pullAll`, `$unset`,
-//!   and upserts guarded by a filter.
+//! - `find` with `$and`, `$gte`, `$lte`, `$in`, equality on dotted paths
+//!   through arrays, sort / skip / limit, projections, `count_documents`;
+//! - updates with `$set`, `$inc`, `$push` (`$each`), `$pull`, `$pullAll`,
+//!   `$unset`, and upserts guarded by a filter.
 //!
-//! Deliberately avoided, because FerretDB 1.x lacks or mis-handles them:
-//! transactions, change streams, the positional `$` operator, `$pull` with a
-//! condition, and `$group` with more than one accumulator (sums are computed
-//! while streaming a projected cursor instead).
+//! Bounded cost: what runs per request or per event reads and writes by
+//! `_id` (the relay too, see [`SWEEP_EVERY`]); filters serve lists and
+//! sweeps. `docs/operations.md` lists each collection's indexes and the
+//! queries they serve.
 //!
-//! **FerretDB caveat:** FerretDB 1.24 on SQLite does not apply concurrent
-//! updates of one document atomically (8 writers × 50 `$inc` on one
-//! document ended at 54, not 400). Inserts with a unique `_id` stay safe.
-//! So correctness under concurrency rests on inserts here: idempotency
-//! claims and inventory's ledger are insert-only. [`WriteStore::update`]'s
-//! optimistic check (`version` in the filter) is exact on MongoDB but can
-//! let two racing updates both pass on FerretDB; the services never update
-//! an aggregate (purchases, sales, products and stores are write-once).
+//! **FerretDB 1.x** speaks the protocol but answers every filter except an
+//! `_id` hit by scanning, and does not apply concurrent updates of one
+//! document atomically (8 writers × 50 `$inc` on one document ended at 54,
+//! not 400); inventory's stock levels need that atomicity, so it is not a
+//! supported server. [`WriteStore::update`]'s optimistic check (`version` in
+//! the filter) is exact on MongoDB.
 //!
 //! [`WriteStore::update`]: crate::WriteStore::update
 
