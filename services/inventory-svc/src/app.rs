@@ -53,6 +53,8 @@ pub struct InventoryParts {
     pub(crate) store_views: Arc<dyn ReadModel<Store>>,
     pub(crate) ledger: Arc<dyn StockLedger>,
     pub(crate) relay: RelayHandle,
+    /// Products and stores seen in the write model (see [`crate::known`]).
+    pub(crate) known: crate::known::Known,
 }
 
 /// Answer of the purchase check (gRPC `CheckPurchase`).
@@ -170,16 +172,40 @@ impl InventoryParts {
         Ok(self.store_views.query(&by_id()).await?.items)
     }
 
+    /// Whether the product exists (in the write model; cached once seen).
+    pub async fn product_exists(&self, id: &ProductId) -> Result<bool, InventoryError> {
+        if self.known.has_product(id) {
+            return Ok(true);
+        }
+        let exists = self.products.get(id.as_str()).await?.is_some();
+        if exists {
+            self.known.add_product(id.clone());
+        }
+        Ok(exists)
+    }
+
+    /// The store, from the write model (cached once seen).
+    pub async fn known_store(&self, id: &StoreId) -> Result<Option<Store>, InventoryError> {
+        if let Some(store) = self.known.store(id) {
+            return Ok(Some(store));
+        }
+        let store = self.stores.get(id.as_str()).await?.map(|v| v.value);
+        if let Some(s) = &store {
+            self.known.add_store(s.clone());
+        }
+        Ok(store)
+    }
+
     /// Fails unless both the store and the product are known.
     pub async fn require_pair(
         &self,
         store: &StoreId,
         product: &ProductId,
     ) -> Result<(), InventoryError> {
-        if self.store(store).await?.is_none() {
+        if self.known_store(store).await?.is_none() {
             return Err(InventoryError::UnknownStore(store.clone()));
         }
-        if self.product(product).await?.is_none() {
+        if !self.product_exists(product).await? {
             return Err(InventoryError::UnknownProduct(product.clone()));
         }
         Ok(())
@@ -205,7 +231,7 @@ impl InventoryParts {
         store: &StoreId,
     ) -> Result<(i64, Option<i64>), InventoryError> {
         let s = self
-            .store(store)
+            .known_store(store)
             .await?
             .ok_or_else(|| InventoryError::UnknownStore(store.clone()))?;
         Ok((self.ledger.total_units(store).await?, s.capacity))
@@ -219,11 +245,11 @@ impl InventoryParts {
     ) -> Result<PurchaseCheck, InventoryError> {
         let mut unknown_products = Vec::new();
         for (p, _) in lines {
-            if self.product(p).await?.is_none() {
+            if !self.product_exists(p).await? {
                 unknown_products.push(p.clone());
             }
         }
-        let Some(s) = self.store(store).await? else {
+        let Some(s) = self.known_store(store).await? else {
             return Ok(PurchaseCheck {
                 store_known: false,
                 unknown_products,
@@ -232,7 +258,11 @@ impl InventoryParts {
                 capacity_ok: false,
             });
         };
-        let total_units = self.ledger.total_units(store).await?;
+        // Only a store with a capacity needs its units counted.
+        let total_units = match s.capacity {
+            Some(_) => self.ledger.total_units(store).await?,
+            None => 0,
+        };
         let incoming: i64 = lines.iter().map(|(_, q)| q.get()).sum();
         let capacity_ok = s.capacity.is_none_or(|c| total_units + incoming <= c);
         Ok(PurchaseCheck {

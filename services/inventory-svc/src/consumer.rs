@@ -34,9 +34,18 @@ use crate::{
 /// The queue inventory consumes (design §6).
 pub const QUEUE: &str = "inventory.stock";
 
-/// The subscription: `inventory.stock` bound to both completion events.
+/// Deliveries one instance handles at once. Each spends most of its time
+/// waiting on the database and the broker, and events commute (stock moves
+/// by deltas), so more in flight is more throughput, not less order.
+pub const CONCURRENCY: usize = 16;
+
+/// The subscription: `inventory.stock` bound to both completion events,
+/// [`CONCURRENCY`] at a time.
 pub fn subscription() -> Subscription {
-    Subscription::new(QUEUE, &[PurchaseCompleted::TYPE, SaleCompleted::TYPE])
+    let mut s = Subscription::new(QUEUE, &[PurchaseCompleted::TYPE, SaleCompleted::TYPE]);
+    s.concurrency = CONCURRENCY;
+    s.prefetch = 128;
+    s
 }
 
 /// Handles deliveries of [`QUEUE`].
@@ -194,6 +203,10 @@ fn retry(attempt: u32, e: &StoreError) -> Disposition {
     Disposition::retry(backoff(attempt), format!("store: {e}"))
 }
 
+fn retry_inventory(attempt: u32, e: crate::app::InventoryError) -> Disposition {
+    Disposition::retry(backoff(attempt), format!("store: {e}"))
+}
+
 #[async_trait]
 impl MessageHandler for StockConsumer {
     async fn handle(&self, delivery: &Delivery) -> Disposition {
@@ -207,16 +220,16 @@ impl MessageHandler for StockConsumer {
             Err(d) => return d,
         };
         let inv = &self.inventory;
-        match inv.stores.get(m.store_id.as_str()).await {
+        match inv.known_store(&m.store_id).await {
             Ok(Some(_)) => {}
             Ok(None) => return Disposition::dead_letter("unknown_store"),
-            Err(e) => return retry(delivery.attempt, &e),
+            Err(e) => return retry_inventory(delivery.attempt, e),
         }
         for (product, _) in &m.deltas {
-            match inv.products.get(product.as_str()).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return Disposition::dead_letter("unknown_product"),
-                Err(e) => return retry(delivery.attempt, &e),
+            match inv.product_exists(product).await {
+                Ok(true) => {}
+                Ok(false) => return Disposition::dead_letter("unknown_product"),
+                Err(e) => return retry_inventory(delivery.attempt, e),
             }
         }
         match inv.ledger.apply(&m).await {

@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod config;
 pub mod consumer;
 pub mod grpc;
+mod known;
 pub mod projections;
 pub mod startup;
 pub mod stock;

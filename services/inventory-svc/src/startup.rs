@@ -73,6 +73,7 @@ impl Application {
             store_views,
             ledger: stock_ledger(&stores).await?,
             relay: relay.handle(),
+            known: Default::default(),
         });
         inventory
             .ensure_main_store()

@@ -298,9 +298,13 @@ impl StockLedger for MongoStockLedger {
             return Ok(Applied::AlreadyApplied);
         }
         let now = Timestamp::now().to_string();
-        for (product, delta) in &m.deltas {
-            self.move_level(m, product, *delta, &now).await?;
-        }
+        // Lines touch different documents: move them at once.
+        futures::future::try_join_all(
+            m.deltas
+                .iter()
+                .map(|(product, delta)| self.move_level(m, product, *delta, &now)),
+        )
+        .await?;
         self.leave(m, &token).await?;
         Ok(Applied::Moved)
     }
