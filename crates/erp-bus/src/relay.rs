@@ -1,14 +1,19 @@
 //! The outbox relay: hands stored events to the service's own projections
 //! and to the bus, then marks them sent.
 //!
-//! Order per record: project (idempotent upserts), publish (returns once the
+//! Order per record: project (idempotent upserts; skipped for records this
+//! process projected inline right after their write), publish (returns once the
 //! bus accepted it), mark sent. A crash between publish and mark only causes
 //! a second publish of the same event id, which idempotent consumers absorb;
 //! nothing is lost because a record leaves the outbox only after both steps.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use erp_core::{ProjectionError, Projections};
+use erp_core::{EventId, ProjectionError, Projections};
 use erp_store::{Outbox, StoreError};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +60,38 @@ impl RelayTrigger {
 pub struct RelayHandle {
     projections: Projections,
     trigger: RelayTrigger,
+    projected: ProjectedInline,
+}
+
+/// Events this process projected inline, right after their write, which the
+/// relay need not project again: projecting twice is harmless (upserts) but
+/// doubles the read-model writes of every command. Bounded: past
+/// [`ProjectedInline::MAX`] entries (events some other instance relayed, so
+/// this relay never took them out) it starts afresh, which only costs
+/// repeated projections.
+#[derive(Debug, Clone, Default)]
+struct ProjectedInline(Arc<Mutex<HashSet<EventId>>>);
+
+impl ProjectedInline {
+    const MAX: usize = 100_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<EventId>> {
+        // A std Mutex: held for one set operation, never across `.await`.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn insert(&self, id: EventId) {
+        let mut ids = self.lock();
+        if ids.len() >= Self::MAX {
+            ids.clear();
+        }
+        ids.insert(id);
+    }
+
+    /// Whether `id` was projected inline; forgets it either way.
+    fn take(&self, id: EventId) -> bool {
+        self.lock().remove(&id)
+    }
 }
 
 impl RelayHandle {
@@ -66,8 +103,11 @@ impl RelayHandle {
     /// Call after the write holding `records` succeeded.
     pub async fn committed(&self, records: &[erp_store::OutboxRecord]) {
         for r in records {
-            if let Err((name, e)) = self.projections.project(&r.envelope).await {
-                tracing::warn!(projection = name, event_id = %r.envelope.id, error = %e, "inline projection failed; the relay will retry");
+            match self.projections.project(&r.envelope).await {
+                Ok(()) => self.projected.insert(r.envelope.id),
+                Err((name, e)) => {
+                    tracing::warn!(projection = name, event_id = %r.envelope.id, error = %e, "inline projection failed; the relay will retry");
+                }
             }
         }
         self.trigger.notify();
@@ -168,6 +208,7 @@ pub struct OutboxRelay {
     bus: Arc<dyn EventBus>,
     projections: Projections,
     trigger: RelayTrigger,
+    projected: ProjectedInline,
     batch: usize,
     idle_poll: Duration,
     max_idle_poll: Duration,
@@ -192,6 +233,7 @@ impl OutboxRelay {
             bus,
             projections: Projections::default(),
             trigger: RelayTrigger::default(),
+            projected: ProjectedInline::default(),
             batch: 100,
             idle_poll: Duration::from_millis(500),
             max_idle_poll: Duration::from_secs(5),
@@ -233,6 +275,7 @@ impl OutboxRelay {
         RelayHandle {
             projections: self.projections.clone(),
             trigger: self.trigger.clone(),
+            projected: self.projected.clone(),
         }
     }
 
@@ -245,6 +288,10 @@ impl OutboxRelay {
         let mut projected = 0;
         let mut failure = None;
         for record in &records {
+            if self.projected.take(record.id()) {
+                projected += 1;
+                continue;
+            }
             if let Err(e) = self.project(record).await {
                 failure = Some(e);
                 break;
@@ -419,6 +466,31 @@ mod tests {
         let got = rx.recv().await.unwrap();
         assert_eq!(got.message_id, Some(public.id().to_string()));
         assert!(rx.try_recv().is_err(), "the local event is not published");
+        assert_eq!(outbox.backlog().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn events_projected_inline_are_published_but_not_projected_again() {
+        let outbox = MemoryOutbox::new();
+        let store = MemoryWriteStore::<u8>::new(outbox.clone());
+        let seen = Arc::new(Seen::default());
+        let relay = OutboxRelay::new(Arc::new(outbox.clone()), Arc::new(MemoryBus::new()))
+            .with_projections(Projections::new(vec![seen.clone()]));
+        let handle = relay.handle();
+        // A command's write, projected inline by its handler.
+        let inline = record("thing.local", false);
+        store.insert("1", 1, vec![inline.clone()]).await.unwrap();
+        handle.committed(std::slice::from_ref(&inline)).await;
+        // A write whose inline projection never ran (the process died there).
+        let orphan = record("thing.orphan", false);
+        store.insert("2", 2, vec![orphan]).await.unwrap();
+
+        assert_eq!(relay.relay_once().await.unwrap(), 2);
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            vec!["thing.local", "thing.orphan"],
+            "the inline projection once, the orphan by the relay"
+        );
         assert_eq!(outbox.backlog().await.unwrap(), 0);
     }
 
