@@ -61,14 +61,9 @@ async fn data_stays_in_its_own_database() {
     db.drop_database().await.unwrap();
 }
 
-#[tokio::test]
-async fn the_outbox_indexes_pending_events_and_finds_only_those() {
+fn outbox_record() -> erp_store::OutboxRecord {
     use erp_core::{EventEnvelope, EventId, Timestamp};
-    use erp_store::{Outbox, OutboxRecord, WriteStore};
-    let db = mongo::fresh_database("store_test").await;
-    let store = db.write_store::<serde_json::Value>("orders");
-    let outbox = db.outbox();
-    let record = || OutboxRecord {
+    erp_store::OutboxRecord {
         envelope: EventEnvelope {
             id: EventId::new(),
             event_type: "order.placed".into(),
@@ -80,61 +75,108 @@ async fn the_outbox_indexes_pending_events_and_finds_only_those() {
             data: serde_json::json!({}),
         },
         publish: true,
-    };
-    let sent = record();
+    }
+}
+
+/// The `_id`s in the database's `outbox` (pointer) collection, sorted.
+async fn pointers(db: &erp_store::mongo::MongoStore) -> Vec<String> {
+    let docs: Vec<mongodb::bson::Document> = futures::TryStreamExt::try_collect(
+        db.database()
+            .collection::<mongodb::bson::Document>("outbox")
+            .find(mongodb::bson::doc! {})
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut ids: Vec<String> = docs
+        .iter()
+        .map(|d| d.get_str("_id").unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn the_outbox_finds_pending_events_through_pointers_and_drops_spent_ones() {
+    use erp_store::{Outbox, WriteStore};
+    let db = mongo::fresh_database("store_test").await;
+    let store = db.write_store::<serde_json::Value>("orders");
+    let outbox = db.outbox();
+    let sent = outbox_record();
     store
         .insert("a", serde_json::json!({"n": 1}), vec![sent.clone()])
         .await
         .unwrap();
     store
-        .insert("b", serde_json::json!({"n": 2}), vec![record(), record()])
+        .insert(
+            "b",
+            serde_json::json!({"n": 2}),
+            vec![outbox_record(), outbox_record()],
+        )
         .await
         .unwrap();
     store
         .insert("c", serde_json::json!({"n": 3}), vec![])
         .await
         .unwrap();
+    assert_eq!(
+        pointers(&db).await,
+        ["orders\na", "orders\nb"],
+        "no events, no pointer"
+    );
     outbox.mark_sent(&[sent.envelope.id]).await.unwrap();
     let pending = outbox.pending(10).await.unwrap();
     assert_eq!(pending.len(), 2, "b's two events only");
     assert_eq!(outbox.backlog().await.unwrap(), 2);
-    let indexes = db
-        .database()
-        .collection::<mongodb::bson::Document>("orders")
-        .list_index_names()
-        .await
-        .unwrap();
-    assert!(
-        indexes.iter().any(|i| i.starts_with("outbox_ids")),
-        "{indexes:?}"
+    assert_eq!(
+        pointers(&db).await,
+        ["orders\nb"],
+        "a look drops a spent pointer"
     );
     db.drop_database().await.unwrap();
 }
 
 #[tokio::test]
+async fn another_instance_finds_what_one_wrote_and_did_not_relay() {
+    use erp_store::{Outbox, OutboxRecord, WriteStore};
+    let db = mongo::fresh_database("store_test").await;
+    // Two connections: two processes on one database.
+    let other = erp_store::mongo::MongoStore::connect(&mongo::uri(), db.name())
+        .await
+        .unwrap();
+    let (one, two) = (outbox_record(), outbox_record());
+    db.write_store::<serde_json::Value>("orders")
+        .insert("x", serde_json::json!({}), vec![one.clone(), two.clone()])
+        .await
+        .unwrap();
+    // The writer "died" before relaying: the other instance's first look
+    // reads the pointers.
+    let outbox = other.outbox();
+    let ids: Vec<_> = outbox
+        .pending(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(OutboxRecord::id)
+        .collect();
+    assert_eq!(ids, [one.id(), two.id()], "oldest first");
+    outbox.mark_sent(&ids).await.unwrap();
+    assert!(outbox.pending(10).await.unwrap().is_empty());
+    assert!(pointers(&db).await.is_empty(), "nothing left to point at");
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
 async fn between_sweeps_a_relay_look_reads_the_documents_this_process_wrote() {
-    use erp_core::{EventEnvelope, EventId, Timestamp};
     use erp_store::{Outbox, OutboxRecord, WriteStore};
     let db = mongo::fresh_database("store_test").await;
     let store = db.write_store::<serde_json::Value>("orders");
     let outbox = db.outbox();
-    let record = || OutboxRecord {
-        envelope: EventEnvelope {
-            id: EventId::new(),
-            event_type: "order.placed".into(),
-            version: 1,
-            occurred_at: Timestamp::now(),
-            source: "test".into(),
-            correlation_id: "c".into(),
-            causation_id: "c".into(),
-            data: serde_json::json!({}),
-        },
-        publish: true,
-    };
-    // The first look is the sweep; the next ones (within SWEEP_EVERY) only
-    // look up what this store wrote, by `_id`.
+    // The first look sweeps the pointers; the next ones (within
+    // SWEEP_EVERY) look up what this process wrote, by `_id`.
     assert!(outbox.pending(10).await.unwrap().is_empty());
-    let (one, two) = (record(), record());
+    let (one, two) = (outbox_record(), outbox_record());
     store
         .insert("x", serde_json::json!({}), vec![one.clone(), two.clone()])
         .await

@@ -12,8 +12,8 @@
 //!   `$unset`, and upserts guarded by a filter.
 //!
 //! Bounded cost: what runs per request or per event reads and writes by
-//! `_id` (the relay too, see [`SWEEP_EVERY`]); filters serve lists and
-//! sweeps. `docs/operations.md` lists each collection's indexes and the
+//! `_id` (the relay too: it finds pending events through pointers, see
+//! [`MongoOutbox`]); filters serve lists. `docs/operations.md` lists each collection's indexes and the
 //! queries they serve.
 //!
 //! **FerretDB 1.x** speaks the protocol but answers every filter except an
@@ -25,16 +25,13 @@
 //!
 //! [`WriteStore::update`]: crate::WriteStore::update
 
-mod hints;
 mod idempotency;
+mod outbox;
 mod read;
 pub mod testing;
 mod write;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use mongodb::{
     Client, Database,
@@ -43,10 +40,10 @@ use mongodb::{
     options::ClientOptions,
 };
 
-pub use hints::SWEEP_EVERY;
 pub use idempotency::MongoIdempotency;
+pub use outbox::{MongoOutbox, ORPHAN_AFTER, SWEEP_EVERY};
 pub use read::MongoReadModel;
-pub use write::{MongoOutbox, MongoWriteStore};
+pub use write::MongoWriteStore;
 
 use crate::StoreError;
 
@@ -54,8 +51,8 @@ use crate::StoreError;
 #[derive(Debug, Clone)]
 pub struct MongoStore {
     db: Database,
-    write_collections: Arc<Mutex<Vec<String>>>,
-    outbox_hints: Arc<hints::OutboxHints>,
+    pointers: outbox::Pointers,
+    outbox_hints: Arc<outbox::OutboxHints>,
 }
 
 impl MongoStore {
@@ -68,9 +65,10 @@ impl MongoStore {
         options.connect_timeout = Some(Duration::from_secs(2));
         options.app_name = Some("erp".into());
         let client = Client::with_options(options).map_err(unavailable)?;
+        let db = client.database(database);
         Ok(Self {
-            db: client.database(database),
-            write_collections: Arc::default(),
+            pointers: outbox::Pointers::new(&db),
+            db,
             outbox_hints: Arc::default(),
         })
     }
@@ -87,24 +85,18 @@ impl MongoStore {
 
     /// A write store in `collection`; its events go to [`MongoStore::outbox`].
     pub fn write_store<T>(&self, collection: &str) -> MongoWriteStore<T> {
-        let mut names = self
-            .write_collections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if !names.iter().any(|n| n == collection) {
-            names.push(collection.to_owned());
-        }
         MongoWriteStore::new(
             self.db.collection(collection),
+            self.pointers.clone(),
             Arc::clone(&self.outbox_hints),
         )
     }
 
-    /// The outbox over every write store handed out so far.
+    /// The outbox over every write store of this database.
     pub fn outbox(&self) -> MongoOutbox {
         MongoOutbox::new(
             self.db.clone(),
-            Arc::clone(&self.write_collections),
+            self.pointers.clone(),
             Arc::clone(&self.outbox_hints),
         )
     }

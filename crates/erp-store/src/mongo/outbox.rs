@@ -1,0 +1,364 @@
+//! The outbox over a database's write collections, found without searching
+//! them.
+//!
+//! ```text
+//! outbox {_id: "<collection>\n<document id>", collection, document, at}
+//! ```
+//!
+//! Events live in the document they were written with (see
+//! [`super::write`]). Finding pending ones by a filter on `outbox_ids` is
+//! served by an index on MongoDB, but servers without multikey range
+//! indexes (the project's test server, FerretDB) scan the whole collection
+//! for it, holding it for seconds once purchases and sales pile up. So:
+//!
+//! - before writing a document with events, the write store inserts a
+//!   *pointer* to it here (a duplicate pointer is fine: one per document);
+//! - after the write, it tells this process's relay where to look
+//!   ([`OutboxHints`]), so a pass reads exactly those documents by `_id`;
+//! - every [`SWEEP_EVERY`] (and at the first look) the relay also reads all
+//!   pointers, to pick up what another instance wrote and did not relay;
+//! - a look that finds a pointed-to document with nothing pending deletes
+//!   its pointer, so this collection holds about the backlog. A pointer to a
+//!   document that does not exist (the write failed, or its process died
+//!   before it) is deleted once older than [`ORPHAN_AFTER`].
+//!
+//! The pointer goes in *before* the document, so every document with pending
+//! events has one, unless its writer was stalled for longer than
+//! [`ORPHAN_AFTER`] between the two inserts.
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use erp_core::{EventId, RawEnvelope};
+use futures::TryStreamExt;
+use mongodb::{
+    Collection, Database,
+    bson::{Bson, Document, doc},
+};
+
+use super::{corrupt, is_duplicate_key, unavailable};
+use crate::{Outbox, OutboxRecord, StoreError};
+
+/// How often a relay reads every pointer (events of other instances).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Age after which a pointer to a missing document is dropped.
+pub const ORPHAN_AFTER: Duration = Duration::from_secs(600);
+
+/// The pointers collection of one database.
+#[derive(Debug, Clone)]
+pub(super) struct Pointers(Collection<Document>);
+
+fn pointer_id(collection: &str, document: &str) -> String {
+    // A newline occurs in neither a collection name nor our ids.
+    format!("{collection}\n{document}")
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Pointers {
+    pub fn new(db: &Database) -> Self {
+        Self(db.collection("outbox"))
+    }
+
+    /// Points at `document` of `collection`; a pointer already there stays.
+    pub async fn point(&self, collection: &str, document: &str) -> Result<(), StoreError> {
+        let pointer = doc! {
+            "_id": pointer_id(collection, document),
+            "collection": collection,
+            "document": document,
+            "at": now_millis(),
+        };
+        match self.0.insert_one(pointer).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Every pointer: (collection, document, age).
+    async fn all(&self) -> Result<Vec<(String, String, Duration)>, StoreError> {
+        let docs: Vec<Document> = self
+            .0
+            .find(doc! {})
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        let now = now_millis();
+        docs.iter()
+            .map(|d| {
+                let at = d.get_i64("at").map_err(corrupt)?;
+                Ok((
+                    d.get_str("collection").map_err(corrupt)?.to_owned(),
+                    d.get_str("document").map_err(corrupt)?.to_owned(),
+                    Duration::from_millis(u64::try_from(now.saturating_sub(at)).unwrap_or(0)),
+                ))
+            })
+            .collect()
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        if !ids.is_empty() {
+            self.0
+                .delete_many(doc! {"_id": {"$in": ids}})
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+/// What this process knows about where pending events are. Shared by a
+/// database's write stores (which add) and its outbox. std Mutexes: held
+/// for map operations, never across `.await`.
+#[derive(Debug, Default)]
+pub(super) struct OutboxHints {
+    /// Collection → documents that may hold pending events.
+    documents: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Event → (collection, document), as the last look found it.
+    located: Mutex<HashMap<EventId, (String, String)>>,
+    last_sweep: Mutex<Option<Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl OutboxHints {
+    /// `document` may hold pending events.
+    pub fn written(&self, collection: &str, document: &str) {
+        lock(&self.documents)
+            .entry(collection.to_owned())
+            .or_default()
+            .insert(document.to_owned());
+    }
+
+    fn documents(&self, collection: &str) -> Vec<String> {
+        lock(&self.documents)
+            .get(collection)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn forget(&self, collection: &str, document: &str) {
+        if let Some(ids) = lock(&self.documents).get_mut(collection) {
+            ids.remove(document);
+        }
+    }
+
+    fn found(&self, event: EventId, collection: &str, document: &str) {
+        lock(&self.located).insert(event, (collection.to_owned(), document.to_owned()));
+    }
+
+    /// Where `events` are, per collection; the rest are unknown here.
+    fn locate(&self, events: &[EventId]) -> (HashMap<String, Vec<String>>, Vec<EventId>) {
+        let mut located = lock(&self.located);
+        let mut by_collection: HashMap<String, Vec<String>> = HashMap::new();
+        let mut unknown = Vec::new();
+        for event in events {
+            match located.remove(event) {
+                Some((collection, id)) => by_collection.entry(collection).or_default().push(id),
+                None => unknown.push(*event),
+            }
+        }
+        (by_collection, unknown)
+    }
+
+    /// Whether this look reads every pointer; if so, it counts as done now.
+    fn sweep_due(&self) -> bool {
+        let mut last = lock(&self.last_sweep);
+        let due = last.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+}
+
+/// The outbox over every write collection of one database.
+#[derive(Debug, Clone)]
+pub struct MongoOutbox {
+    db: Database,
+    pointers: Pointers,
+    hints: Arc<OutboxHints>,
+}
+
+impl MongoOutbox {
+    pub(super) fn new(db: Database, pointers: Pointers, hints: Arc<OutboxHints>) -> Self {
+        Self {
+            db,
+            pointers,
+            hints,
+        }
+    }
+
+    /// Reads every pointer into the hints; drops old ones whose document
+    /// does not exist. Returns the pointers' ages, to judge missing ones.
+    async fn sweep(&self) -> Result<HashMap<(String, String), Duration>, StoreError> {
+        let mut ages = HashMap::new();
+        for (collection, document, age) in self.pointers.all().await? {
+            self.hints.written(&collection, &document);
+            ages.insert((collection, document), age);
+        }
+        Ok(ages)
+    }
+}
+
+fn pending_of(d: &Document) -> Result<Vec<(EventId, OutboxRecord)>, StoreError> {
+    let entries = d.get_document("outbox").map_err(corrupt)?;
+    let mut records = Vec::new();
+    for id in d.get_array("outbox_ids").map_err(corrupt)? {
+        let id = id
+            .as_str()
+            .ok_or_else(|| corrupt("outbox id is not a string"))?;
+        let entry = entries.get_document(id).map_err(corrupt)?;
+        let envelope: RawEnvelope =
+            serde_json::from_str(entry.get_str("envelope").map_err(corrupt)?).map_err(corrupt)?;
+        let publish = entry.get_bool("publish").map_err(corrupt)?;
+        records.push((envelope.id, OutboxRecord { envelope, publish }));
+    }
+    Ok(records)
+}
+
+#[async_trait]
+impl Outbox for MongoOutbox {
+    async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let ages = if self.hints.sweep_due() {
+            Some(self.sweep().await?)
+        } else {
+            None
+        };
+        let collections: Vec<String> = lock(&self.hints.documents).keys().cloned().collect();
+        let mut all = Vec::new();
+        let mut done_pointers = Vec::new();
+        for name in collections {
+            let ids = self.hints.documents(&name);
+            if ids.is_empty() {
+                continue;
+            }
+            let docs: Vec<Document> = self
+                .db
+                .collection::<Document>(&name)
+                .find(doc! {"_id": {"$in": &ids}})
+                .projection(doc! {"outbox_ids": 1, "outbox": 1})
+                .await
+                .map_err(unavailable)?
+                .try_collect()
+                .await
+                .map_err(unavailable)?;
+            let mut seen = HashSet::with_capacity(docs.len());
+            for d in &docs {
+                let id = d.get_str("_id").map_err(corrupt)?;
+                seen.insert(id.to_owned());
+                let records = pending_of(d)?;
+                if records.is_empty() {
+                    self.hints.forget(&name, id);
+                    done_pointers.push(pointer_id(&name, id));
+                }
+                for (event, record) in records {
+                    self.hints.found(event, &name, id);
+                    all.push((event, record));
+                }
+            }
+            for id in ids.iter().filter(|id| !seen.contains(*id)) {
+                self.hints.forget(&name, id);
+                let age = ages
+                    .as_ref()
+                    .and_then(|a| a.get(&(name.clone(), id.clone())));
+                if age.is_some_and(|age| *age >= ORPHAN_AFTER) {
+                    done_pointers.push(pointer_id(&name, id));
+                }
+            }
+        }
+        self.pointers.delete(done_pointers).await?;
+        // v7 event ids sort by creation time: oldest first across collections.
+        all.sort_by_key(|(id, _)| *id);
+        all.truncate(limit);
+        Ok(all.into_iter().map(|(_, r)| r).collect())
+    }
+
+    async fn mark_sent(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let (located, unknown) = self.hints.locate(ids);
+        let all: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let mut unset = Document::new();
+        for id in &all {
+            unset.insert(format!("outbox.{id}"), "");
+        }
+        let mark = doc! {"$pullAll": {"outbox_ids": &all}, "$unset": unset};
+        for (collection, documents) in located {
+            self.db
+                .collection::<Document>(&collection)
+                .update_many(doc! {"_id": {"$in": documents}}, mark.clone())
+                .await
+                .map_err(unavailable)?;
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        // Events no look of this process found: the pointed-to documents
+        // are where they can be.
+        let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        let mut by_collection: HashMap<String, Vec<Bson>> = HashMap::new();
+        for (collection, document, _) in self.pointers.all().await? {
+            by_collection
+                .entry(collection)
+                .or_default()
+                .push(Bson::String(document));
+        }
+        for (collection, documents) in by_collection {
+            self.db
+                .collection::<Document>(&collection)
+                .update_many(
+                    doc! {"_id": {"$in": documents}, "outbox_ids": {"$in": &unknown}},
+                    mark.clone(),
+                )
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn backlog(&self) -> Result<u64, StoreError> {
+        let mut by_collection: HashMap<String, Vec<Bson>> = HashMap::new();
+        for (collection, document, _) in self.pointers.all().await? {
+            by_collection
+                .entry(collection)
+                .or_default()
+                .push(Bson::String(document));
+        }
+        let mut n = 0;
+        for (collection, documents) in by_collection {
+            let docs: Vec<Document> = self
+                .db
+                .collection::<Document>(&collection)
+                .find(doc! {"_id": {"$in": documents}})
+                .projection(doc! {"outbox_ids": 1})
+                .await
+                .map_err(unavailable)?
+                .try_collect()
+                .await
+                .map_err(unavailable)?;
+            n += docs
+                .iter()
+                .map(|d| d.get_array("outbox_ids").map_or(0, Vec::len) as u64)
+                .sum::<u64>();
+        }
+        Ok(n)
+    }
+}
