@@ -106,16 +106,18 @@ async fn start_inventory(http: SocketAddr, grpc: SocketAddr) -> CancellationToke
     stop
 }
 
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// Two distinct addresses nothing listens on right now. Both listeners are
+/// held until both ports are known: one released before the second bind
+/// could be handed out again, and HTTP and gRPC would then collide.
+fn two_free_addrs() -> (SocketAddr, SocketAddr) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap(), b.local_addr().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purchases_succeed_again_once_inventory_is_back_without_a_restart() {
-    let (http, grpc) = (free_addr(), free_addr());
+    let (http, grpc) = two_free_addrs();
     let url = purchase_app(format!("http://{grpc}"), 1_000).await;
     let c = reqwest::Client::new();
     // Inventory is down: refused connections open the breaker.

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Service, free_port};
+use common::{Service, free_ports};
 
 use erp_store::mongo::MongoStore;
 use serde_json::json;
@@ -81,7 +81,7 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("inventory.mv");
-    let port = free_port();
+    let [port, http, grpc] = free_ports();
     let database = Database::start(&file, port).await;
 
     let mongodb_uri = format!("mongodb://127.0.0.1:{port}");
@@ -97,7 +97,7 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
         .into_iter()
         .chain(["--mongodb-uri", &mongodb_uri])
         .collect();
-    let service = Service::start(&args, free_port(), free_port());
+    let service = Service::start(&args, http, grpc);
     service
         .wait("ready", "/health/ready", |s, _| s == 200)
         .await;

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Service, free_port};
+use common::{Service, free_ports};
 
 use erp_bus::{EventBus, OutgoingMessage};
 use erp_core::{
@@ -205,7 +205,7 @@ async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_da
     let _turn = SHARED_QUEUE.lock().await;
     let db = mongo::fresh_database("inv_test").await;
     let name = db.name().to_owned();
-    let (http, grpc) = (free_port(), free_port());
+    let [http, grpc] = free_ports();
     let bus = rabbit::connect().await;
 
     let (mongodb_uri, amqp_url) = (mongo::uri(), rabbit::url());

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `N` distinct ports nothing listens on right now. Every listener is held
+/// until all ports are known: a port released before the next bind could
+/// be handed out again.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<_> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
 }
 
 /// A running inventory-svc; killed (SIGKILL) on drop.
