@@ -1,6 +1,6 @@
 //! The stock-ledger path on a MongoDB-compatible server against raw driver
 //! inserts, in the same run: events per second through `MongoStockLedger::
-//! apply` (movement insert + one guarded level update per line + completion)
+//! apply` (movement insert, one guarded level update per line, leave, cleanup)
 //! versus single-document `insert_one`s of the same size. Prints figures and
 //! the ratio.
 //!
