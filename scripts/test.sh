@@ -16,6 +16,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 cargo test --workspace --all-features --locked
 
+# Advisories, licenses, sources, bans of the dependency tree.
+scripts/supply-chain.sh
+
 # The examples of each library crate must keep running, not only compiling.
 for example in domain bus store grpc resilience; do
   cargo run --quiet --locked -p erp-examples --example "$example" >/dev/null
