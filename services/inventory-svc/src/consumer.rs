@@ -1,10 +1,12 @@
 //! The stock consumer: applies `purchase.completed` (+) and `sale.completed`
 //! (−) to the ledger, once per event id.
 //!
-//! Dispositions: applied or already applied → ack; the database failed →
-//! retry with backoff; the message can never apply (malformed, unknown type
-//! or version, unknown store or product) → dead-letter at once with a reason
-//! code, so a poison message never loops.
+//! Dispositions: applied or already applied → ack; the message can never
+//! apply (malformed, unknown type or version, unknown store or product) →
+//! dead-letter at once with a reason code, so a poison message never loops.
+//! While the database is unavailable the delivery waits unacknowledged and
+//! tries again (it never burns its attempts or reaches the dead-letter queue
+//! for that); other store failures → retry with backoff.
 //!
 //! After applying, and before the ack, the consumer publishes one
 //! `stock.changed` per line. It needs no outbox of its own: the delivery is
@@ -27,7 +29,7 @@ use erp_core::{
 use erp_store::StoreError;
 
 use crate::{
-    app::{Inventory, SOURCE},
+    app::{Inventory, InventoryError, SOURCE},
     stock::{Movement, MovementKind},
 };
 
@@ -79,14 +81,14 @@ impl StockConsumer {
     ) -> Result<(), Disposition> {
         let products: Vec<_> = m.deltas.iter().map(|(p, _)| p.clone()).collect();
         // One read for every line of the movement, not one per line.
-        let levels = match self
-            .inventory
-            .ledger
-            .levels_of(&m.store_id, &products)
-            .await
+        let ledger = &self.inventory.ledger;
+        let levels = match until_store_answers(|| async {
+            Ok(ledger.levels_of(&m.store_id, &products).await?)
+        })
+        .await
         {
             Ok(levels) => levels,
-            Err(e) => return Err(retry(attempt, &e)),
+            Err(e) => return Err(retry_inventory(attempt, e)),
         };
         let mut messages = Vec::with_capacity(m.deltas.len());
         for (product, delta) in &m.deltas {
@@ -199,12 +201,32 @@ fn backoff(attempt: u32) -> Duration {
         .min(Duration::from_secs(5))
 }
 
-fn retry(attempt: u32, e: &StoreError) -> Disposition {
+fn retry_inventory(attempt: u32, e: InventoryError) -> Disposition {
     Disposition::retry(backoff(attempt), format!("store: {e}"))
 }
 
-fn retry_inventory(attempt: u32, e: crate::app::InventoryError) -> Disposition {
-    Disposition::retry(backoff(attempt), format!("store: {e}"))
+/// Runs `op` until the database answers: while it is unavailable the
+/// delivery waits here, unacknowledged, with backoff (100 ms doubling to
+/// 5 s). Why not a counted retry: an outage longer than the attempts'
+/// backoff would dead-letter every event that arrived meanwhile, and a
+/// purchase is no less valid for the database having restarted. If the
+/// process stops while waiting, the broker redelivers the message.
+async fn until_store_answers<T, F, Fut>(mut op: F) -> Result<T, InventoryError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, InventoryError>>,
+{
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match op().await {
+            Err(InventoryError::Store(StoreError::Unavailable(e))) => {
+                tracing::warn!(error = %e, retry_in = ?wait, "store unavailable; the delivery waits");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 #[async_trait]
@@ -220,21 +242,22 @@ impl MessageHandler for StockConsumer {
             Err(d) => return d,
         };
         let inv = &self.inventory;
-        match inv.known_store(&m.store_id).await {
+        match until_store_answers(|| inv.known_store(&m.store_id)).await {
             Ok(Some(_)) => {}
             Ok(None) => return Disposition::dead_letter("unknown_store"),
             Err(e) => return retry_inventory(delivery.attempt, e),
         }
         for (product, _) in &m.deltas {
-            match inv.product_exists(product).await {
+            match until_store_answers(|| inv.product_exists(product)).await {
                 Ok(true) => {}
                 Ok(false) => return Disposition::dead_letter("unknown_product"),
                 Err(e) => return retry_inventory(delivery.attempt, e),
             }
         }
-        match inv.ledger.apply(&m).await {
+        let applied = until_store_answers(|| async { Ok(inv.ledger.apply(&m).await?) }).await;
+        match applied {
             Ok(applied) => tracing::debug!(event_id = %m.event_id, ?applied, "stock movement"),
-            Err(e) => return retry(delivery.attempt, &e),
+            Err(e) => return retry_inventory(delivery.attempt, e),
         }
         match self.announce(&m, &correlation_id, delivery.attempt).await {
             Ok(()) => Disposition::Ack,

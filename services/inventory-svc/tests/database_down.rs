@@ -2,9 +2,10 @@
 //! private instance of the launcher `scripts/mongodb.sh` leaves in
 //! `.data/bin/mongo-server`, so stopping it disturbs no other test). While
 //! the database is down, readiness is 503 naming the store and requests
-//! answer 503 `store_unavailable`; when it comes back the service recovers
-//! with its data, without a restart.
-#![cfg(feature = "mongodb")]
+//! answer 503 `store_unavailable`, and an event that arrives then waits
+//! instead of being dead-lettered; when the database comes back the service
+//! recovers with its data, without a restart, and applies that event.
+#![cfg(all(feature = "mongodb", feature = "rabbitmq"))]
 
 mod common;
 
@@ -16,6 +17,7 @@ use std::{
 
 use common::{Service, free_ports};
 
+use erp_bus::EventBus;
 use erp_store::mongo::MongoStore;
 use serde_json::json;
 
@@ -73,6 +75,31 @@ impl Drop for Database {
     }
 }
 
+/// `purchase.completed` of `quantity` units of `product` into store `main`.
+fn purchase_of(product: &str, quantity: i64) -> erp_bus::OutgoingMessage {
+    use erp_core::{
+        EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity,
+        StoreId, Timestamp,
+    };
+    let event = EventEnvelope::new(
+        PurchaseCompleted {
+            purchase_id: PurchaseId::new(),
+            store_id: StoreId::main(),
+            purchased_at: Timestamp::now(),
+            lines: vec![EventLine {
+                product_id: ProductId::parse(product).unwrap(),
+                quantity: Quantity::new(quantity).unwrap(),
+                unit_price: Money::from_minor(1).unwrap(),
+            }],
+            supplier: None,
+        },
+        "test",
+        "c",
+        "c",
+    );
+    erp_bus::OutgoingMessage::from_envelope(&event.into_raw())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let dir = std::env::temp_dir().join(format!(
@@ -85,9 +112,12 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let database = Database::start(&file, port).await;
 
     let mongodb_uri = format!("mongodb://127.0.0.1:{port}");
+    let amqp_url = erp_bus::rabbitmq::testing::url();
     let args = [
         "--bus",
-        "memory",
+        "rabbitmq",
+        "--amqp-url",
+        &amqp_url,
         "--store",
         "mongodb",
         "--database",
@@ -130,6 +160,13 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let text = write.text().await.unwrap();
     assert!(!text.contains("127.0.0.1"), "internals leaked: {text}");
 
+    // A purchase of the known product arrives while the database is down,
+    // and the database stays down longer than the attempts' backoff (100 ms
+    // doubling, five attempts: 3.1 s) that used to dead-letter it.
+    let bus = erp_bus::rabbitmq::testing::connect().await;
+    bus.publish(purchase_of("kept", 4)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
     let _database = Database::start(&file, port).await;
     service
         .wait("ready again", "/health/ready", |s, _| s == 200)
@@ -138,6 +175,29 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
         .wait("the product back", "/products/kept", |s, _| s == 200)
         .await;
     assert_eq!(product["name"], "Kept");
+    service
+        .wait("the purchase applied", "/stock/main/kept", |s, b| {
+            s == 200 && b["on_hand"] == 4
+        })
+        .await;
+    // It waited: no attempt was spent on the outage.
+    let metrics = service
+        .client
+        .get(format!("{}/metrics", service.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let retried = metrics
+        .lines()
+        .find(|l| l.starts_with("erp_events_retried_total{queue=\"inventory.stock\"}"));
+    assert!(
+        retried.is_none_or(|l| l.ends_with(" 0")),
+        "the outage cost attempts: {retried:?}"
+    );
+    bus.shutdown();
     drop(service);
     let _ = std::fs::remove_dir_all(&dir);
 }
