@@ -12,7 +12,7 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flaky = service_fn(|n: u32| async move {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             Ok(n)
         } else {
             Err(std::io::Error::other("inventory timed out"))

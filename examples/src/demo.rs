@@ -54,10 +54,10 @@ async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
 /// Waits until `GET url` is 200, for at most 10 s.
 pub async fn wait_ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     for _ in 0..200 {
-        if let Ok(r) = client.get(url).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

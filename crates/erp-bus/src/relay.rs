@@ -307,11 +307,11 @@ impl OutboxRelay {
         let mut results = self.bus.publish_batch(to_publish).await.into_iter();
         let mut done = Vec::with_capacity(records.len());
         for record in records {
-            if record.publish {
-                if let Some(Err(e)) = results.next() {
-                    failure = Some(RelayError::Bus(e));
-                    break;
-                }
+            if record.publish
+                && let Some(Err(e)) = results.next()
+            {
+                failure = Some(RelayError::Bus(e));
+                break;
             }
             done.push(record.id());
         }

@@ -48,10 +48,10 @@ impl Timestamp {
         if let Ok(ts) = Self::parse(s) {
             return Ok(ts);
         }
-        if let Some((time, offset)) = s.rsplit_once(' ') {
-            if let Ok(ts) = Self::parse(&format!("{time}+{offset}")) {
-                return Ok(ts);
-            }
+        if let Some((time, offset)) = s.rsplit_once(' ')
+            && let Ok(ts) = Self::parse(&format!("{time}+{offset}"))
+        {
+            return Ok(ts);
         }
         let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TimestampError)?;
         let time = if upper {

@@ -115,10 +115,10 @@ impl ListQuery {
         };
         let from = bound("from", false);
         let to = bound("to", true);
-        if let (Some(f), Some(t)) = (from, to) {
-            if f > t {
-                self.problems.add("from", "must not be after to");
-            }
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            self.problems.add("from", "must not be after to");
         }
         (from, to)
     }

@@ -54,10 +54,10 @@ pub fn parse_request(
         Some(v) => text(&mut p, party_field, v, PARTY_MAX).map(Some),
     };
     let lines = required(&mut p, "lines", get(o, "lines")).and_then(|v| parse_lines(&mut p, v));
-    if let Some(lines) = &lines {
-        if let Err(e) = totals(lines) {
-            p.add("lines", e);
-        }
+    if let Some(lines) = &lines
+        && let Err(e) = totals(lines)
+    {
+        p.add("lines", e);
     }
     let request = store_id
         .zip(at)
@@ -85,10 +85,10 @@ fn parse_lines(p: &mut Problems, v: &Value) -> Option<Vec<EventLine>> {
         };
         let product = required(p, &path("product_id"), get(o, "product_id"))
             .and_then(|v| parsed(p, &path("product_id"), v, ProductId::parse));
-        if let Some(id) = &product {
-            if !seen.insert(id.clone()) {
-                p.add(path("product_id"), "appears on more than one line");
-            }
+        if let Some(id) = &product
+            && !seen.insert(id.clone())
+        {
+            p.add(path("product_id"), "appears on more than one line");
         }
         let quantity = required(p, &path("quantity"), get(o, "quantity"))
             .and_then(|v| integer(p, &path("quantity"), v, Quantity::new));

@@ -146,10 +146,10 @@ impl MongoStockLedger {
     }
 
     fn step(&self) -> Result<(), StoreError> {
-        if let Some(left) = &self.crash_after {
-            if left.fetch_sub(1, Ordering::SeqCst) == 1 {
-                return Err(StoreError::Unavailable("injected crash".into()));
-            }
+        if let Some(left) = &self.crash_after
+            && left.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            return Err(StoreError::Unavailable("injected crash".into()));
         }
         Ok(())
     }

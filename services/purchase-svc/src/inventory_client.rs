@@ -97,10 +97,10 @@ impl InventoryClient {
         if let Ok(id) = correlation_id.parse() {
             request.metadata_mut().insert("x-request-id", id);
         }
-        if let Some(token) = &self.token {
-            if let Ok(v) = tonic::metadata::MetadataValue::try_from(token.bearer().as_bytes()) {
-                request.metadata_mut().insert("authorization", v);
-            }
+        if let Some(token) = &self.token
+            && let Ok(v) = tonic::metadata::MetadataValue::try_from(token.bearer().as_bytes())
+        {
+            request.metadata_mut().insert("authorization", v);
         }
         Self::answer(self.inner.clone().check_purchase(request).await)
     }
