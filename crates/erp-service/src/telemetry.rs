@@ -28,7 +28,10 @@ fn default_filter(level: &str) -> EnvFilter {
 pub fn init_with_default(format: LogFormat, default_filter_directives: &str) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| default_filter(default_filter_directives));
-    let builder = fmt().with_env_filter(filter);
+    // Colour only for a terminal: logs redirected to files (scripts/stack.sh,
+    // systemd, containers) stay free of escape codes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = fmt().with_env_filter(filter).with_ansi(ansi);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Pretty => builder.try_init(),
