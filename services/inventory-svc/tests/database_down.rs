@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Service, free_ports};
+use common::{Service, free_ports, purchase_message};
 
 use erp_bus::EventBus;
 use erp_store::mongo::MongoStore;
@@ -73,31 +73,6 @@ impl Drop for Database {
             let _ = self.0.kill();
         }
     }
-}
-
-/// `purchase.completed` of `quantity` units of `product` into store `main`.
-fn purchase_of(product: &str, quantity: i64) -> erp_bus::OutgoingMessage {
-    use erp_core::{
-        EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity,
-        StoreId, Timestamp,
-    };
-    let event = EventEnvelope::new(
-        PurchaseCompleted {
-            purchase_id: PurchaseId::new(),
-            store_id: StoreId::main(),
-            purchased_at: Timestamp::now(),
-            lines: vec![EventLine {
-                product_id: ProductId::parse(product).unwrap(),
-                quantity: Quantity::new(quantity).unwrap(),
-                unit_price: Money::from_minor(1).unwrap(),
-            }],
-            supplier: None,
-        },
-        "test",
-        "c",
-        "c",
-    );
-    erp_bus::OutgoingMessage::from_envelope(&event.into_raw())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +139,7 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     // and the database stays down longer than the attempts' backoff (100 ms
     // doubling, five attempts: 3.1 s) that used to dead-letter it.
     let bus = erp_bus::rabbitmq::testing::connect().await;
-    bus.publish(purchase_of("kept", 4)).await.unwrap();
+    bus.publish(purchase_message("kept", 4)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
 
     let _database = Database::start(&file, port).await;

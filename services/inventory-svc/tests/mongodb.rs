@@ -10,13 +10,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Service, free_ports};
+use common::{Service, free_ports, purchase_message};
 
-use erp_bus::{EventBus, OutgoingMessage};
-use erp_core::{
-    EventEnvelope, EventId, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity,
-    StoreId, Timestamp,
-};
+use erp_bus::EventBus;
+use erp_core::{EventId, ProductId, StoreId, Timestamp};
 use inventory_svc::{
     stock::{Applied, Movement, MovementKind, StockLedger},
     stock_mongo::MongoStockLedger,
@@ -40,27 +37,6 @@ fn movement(lines: &[(&str, i64)]) -> Movement {
             .map(|(p, d)| (ProductId::parse(p).unwrap(), *d))
             .collect(),
     }
-}
-
-/// `purchase.completed` of `quantity` units of `product` into store `main`.
-fn purchase_message(product: &str, quantity: i64) -> OutgoingMessage {
-    let event = EventEnvelope::new(
-        PurchaseCompleted {
-            purchase_id: PurchaseId::new(),
-            store_id: StoreId::main(),
-            purchased_at: Timestamp::now(),
-            lines: vec![EventLine {
-                product_id: ProductId::parse(product).unwrap(),
-                quantity: Quantity::new(quantity).unwrap(),
-                unit_price: Money::from_minor(1).unwrap(),
-            }],
-            supplier: None,
-        },
-        "test",
-        "c",
-        "c",
-    );
-    OutgoingMessage::from_envelope(&event.into_raw())
 }
 
 async fn get_json(c: &reqwest::Client, url: &str) -> Value {

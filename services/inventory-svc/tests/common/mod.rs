@@ -1,10 +1,37 @@
 //! The inventory-svc binary as a child process, for tests that must kill it
-//! or its dependencies for real. Shared by `mongodb.rs` and `database_down.rs`.
+//! or its dependencies for real, and the events they publish to it. Shared
+//! by `mongodb.rs` and `database_down.rs`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use erp_bus::OutgoingMessage;
+use erp_core::{
+    EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity, StoreId,
+    Timestamp,
+};
 use serde_json::Value;
+
+/// `purchase.completed` of `quantity` units of `product` into store `main`.
+pub fn purchase_message(product: &str, quantity: i64) -> OutgoingMessage {
+    let event = EventEnvelope::new(
+        PurchaseCompleted {
+            purchase_id: PurchaseId::new(),
+            store_id: StoreId::main(),
+            purchased_at: Timestamp::now(),
+            lines: vec![EventLine {
+                product_id: ProductId::parse(product).unwrap(),
+                quantity: Quantity::new(quantity).unwrap(),
+                unit_price: Money::from_minor(1).unwrap(),
+            }],
+            supplier: None,
+        },
+        "test",
+        "c",
+        "c",
+    );
+    OutgoingMessage::from_envelope(&event.into_raw())
+}
 
 /// `N` distinct ports nothing listens on right now. Every listener is held
 /// until all ports are known: a port released before the next bind could
