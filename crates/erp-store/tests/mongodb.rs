@@ -78,6 +78,18 @@ fn outbox_record() -> erp_store::OutboxRecord {
     }
 }
 
+/// The ids of what the outbox holds pending, oldest first.
+async fn pending_ids(outbox: &erp_store::mongo::MongoOutbox) -> Vec<erp_core::EventId> {
+    use erp_store::{Outbox, OutboxRecord};
+    outbox
+        .pending(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(OutboxRecord::id)
+        .collect()
+}
+
 /// The `_id`s in the database's `outbox` (pointer) collection, sorted.
 async fn pointers(db: &erp_store::mongo::MongoStore) -> Vec<String> {
     let docs: Vec<mongodb::bson::Document> = futures::TryStreamExt::try_collect(
@@ -139,7 +151,7 @@ async fn the_outbox_finds_pending_events_through_pointers_and_drops_spent_ones()
 
 #[tokio::test]
 async fn another_instance_finds_what_one_wrote_and_did_not_relay() {
-    use erp_store::{Outbox, OutboxRecord, WriteStore};
+    use erp_store::{Outbox, WriteStore};
     let db = mongo::fresh_database("store_test").await;
     // Two connections: two processes on one database.
     let other = erp_store::mongo::MongoStore::connect(&mongo::uri(), db.name())
@@ -153,13 +165,7 @@ async fn another_instance_finds_what_one_wrote_and_did_not_relay() {
     // The writer "died" before relaying: the other instance's first look
     // reads the pointers.
     let outbox = other.outbox();
-    let ids: Vec<_> = outbox
-        .pending(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(OutboxRecord::id)
-        .collect();
+    let ids = pending_ids(&outbox).await;
     assert_eq!(ids, [one.id(), two.id()], "oldest first");
     outbox.mark_sent(&ids).await.unwrap();
     assert!(outbox.pending(10).await.unwrap().is_empty());
@@ -169,7 +175,7 @@ async fn another_instance_finds_what_one_wrote_and_did_not_relay() {
 
 #[tokio::test]
 async fn between_sweeps_a_relay_look_reads_the_documents_this_process_wrote() {
-    use erp_store::{Outbox, OutboxRecord, WriteStore};
+    use erp_store::{Outbox, WriteStore};
     let db = mongo::fresh_database("store_test").await;
     let store = db.write_store::<serde_json::Value>("orders");
     let outbox = db.outbox();
@@ -181,26 +187,14 @@ async fn between_sweeps_a_relay_look_reads_the_documents_this_process_wrote() {
         .insert("x", serde_json::json!({}), vec![one.clone(), two.clone()])
         .await
         .unwrap();
-    let ids: Vec<_> = outbox
-        .pending(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(OutboxRecord::id)
-        .collect();
+    let ids = pending_ids(&outbox).await;
     assert_eq!(
         ids,
         [one.id(), two.id()],
         "found without a sweep, oldest first"
     );
     outbox.mark_sent(&[one.id()]).await.unwrap();
-    let left: Vec<_> = outbox
-        .pending(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(OutboxRecord::id)
-        .collect();
+    let left = pending_ids(&outbox).await;
     assert_eq!(left, [two.id()]);
     outbox.mark_sent(&[two.id()]).await.unwrap();
     assert!(outbox.pending(10).await.unwrap().is_empty());

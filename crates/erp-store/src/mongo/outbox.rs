@@ -214,6 +214,21 @@ impl MongoOutbox {
     }
 }
 
+impl MongoOutbox {
+    /// The documents the pointers name, per collection: where every pending
+    /// event of every instance is.
+    async fn pointed_documents(&self) -> Result<HashMap<String, Vec<Bson>>, StoreError> {
+        let mut by_collection: HashMap<String, Vec<Bson>> = HashMap::new();
+        for (collection, document, _) in self.pointers.all().await? {
+            by_collection
+                .entry(collection)
+                .or_default()
+                .push(Bson::String(document));
+        }
+        Ok(by_collection)
+    }
+}
+
 fn pending_of(d: &Document) -> Result<Vec<(EventId, OutboxRecord)>, StoreError> {
     let entries = d.get_document("outbox").map_err(corrupt)?;
     let mut records = Vec::new();
@@ -314,14 +329,7 @@ impl Outbox for MongoOutbox {
         // Events no look of this process found: the pointed-to documents
         // are where they can be.
         let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
-        let mut by_collection: HashMap<String, Vec<Bson>> = HashMap::new();
-        for (collection, document, _) in self.pointers.all().await? {
-            by_collection
-                .entry(collection)
-                .or_default()
-                .push(Bson::String(document));
-        }
-        for (collection, documents) in by_collection {
+        for (collection, documents) in self.pointed_documents().await? {
             self.db
                 .collection::<Document>(&collection)
                 .update_many(
@@ -335,15 +343,8 @@ impl Outbox for MongoOutbox {
     }
 
     async fn backlog(&self) -> Result<u64, StoreError> {
-        let mut by_collection: HashMap<String, Vec<Bson>> = HashMap::new();
-        for (collection, document, _) in self.pointers.all().await? {
-            by_collection
-                .entry(collection)
-                .or_default()
-                .push(Bson::String(document));
-        }
         let mut n = 0;
-        for (collection, documents) in by_collection {
+        for (collection, documents) in self.pointed_documents().await? {
             let docs: Vec<Document> = self
                 .db
                 .collection::<Document>(&collection)
