@@ -28,13 +28,19 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// The contract's defaults: 8081, 8082, 8083 and gRPC 50051.
+    /// The contract's ports (8081, 8082, 8083 and gRPC 50051) on loopback
+    /// only: the embedded default is for one machine.
     pub fn defaults() -> Self {
+        Self::on(std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// The contract's ports on `ip` (`0.0.0.0` for every interface).
+    pub fn on(ip: std::net::IpAddr) -> Self {
         Self {
-            purchase: ([0, 0, 0, 0], 8081).into(),
-            sales: ([0, 0, 0, 0], 8082).into(),
-            inventory: ([0, 0, 0, 0], 8083).into(),
-            inventory_grpc: ([0, 0, 0, 0], 50051).into(),
+            purchase: (ip, 8081).into(),
+            sales: (ip, 8082).into(),
+            inventory: (ip, 8083).into(),
+            inventory_grpc: (ip, 50051).into(),
         }
     }
 
@@ -58,6 +64,8 @@ pub struct Options<'a> {
     pub mongodb: Option<(&'a str, &'a str)>,
     /// `--api-token` of all three (and what they send each other).
     pub api_token: Option<String>,
+    /// `--admin-token` of all three; `None` disables their `/admin/` routes.
+    pub admin_token: Option<String>,
 }
 
 /// The three services running in this process.
@@ -103,7 +111,7 @@ impl System {
             bus,
             &Options {
                 mongodb,
-                api_token: None,
+                ..Options::default()
             },
         )
         .await
@@ -123,6 +131,7 @@ impl System {
                     *database = format!("{prefix}_{name}");
                 }
                 common.api_token.clone_from(&options.api_token);
+                common.admin_token.clone_from(&options.admin_token);
             };
         let mut inventory_config =
             inventory_svc::config::Config::in_memory(ports.inventory, ports.inventory_grpc);

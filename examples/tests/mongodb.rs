@@ -20,13 +20,15 @@ async fn the_system_works_end_to_end_on_mongodb() {
         "no MongoDB-compatible server; run scripts/mongodb.sh"
     );
     let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
-    let system = System::start_with(
-        Ports::ephemeral(),
-        || bus.clone(),
-        Some((&mongo::uri(), &prefix)),
-    )
-    .await
-    .unwrap();
+    let uri = mongo::uri();
+    let options = erp_examples::Options {
+        mongodb: Some((&uri, &prefix)),
+        admin_token: Some("admin-T".into()),
+        ..Default::default()
+    };
+    let system = System::start_with_options(Ports::ephemeral(), || bus.clone(), &options)
+        .await
+        .unwrap();
     let p = system.ports;
 
     let rows = demo::run(p, None).await.expect("the demo runs on MongoDB");
@@ -71,6 +73,7 @@ async fn the_system_works_end_to_end_on_mongodb() {
     for base in [p.purchase, p.sales, p.inventory] {
         let r = c
             .post(format!("http://{base}/admin/rebuild-read-models"))
+            .bearer_auth("admin-T")
             .send()
             .await
             .unwrap();

@@ -25,7 +25,7 @@ async fn start_instance(prefix: &str) -> System {
         || Arc::new(RabbitBus::start(RabbitConfig::new(rabbit::url()))) as Arc<dyn EventBus>,
         &Options {
             mongodb: Some((&uri, prefix)),
-            api_token: None,
+            ..Options::default()
         },
     )
     .await

@@ -61,6 +61,10 @@ pub struct CommonArgs {
     /// Bearer token required on write routes and gRPC calls; unset = open.
     #[arg(long, env = "ERP_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+    /// Bearer token for the `/admin/` routes (read-model rebuild,
+    /// dead-letter redrive); unset = those routes are disabled (403).
+    #[arg(long, env = "ERP_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// Log format.
     #[arg(long, env = "ERP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -73,6 +77,10 @@ impl std::fmt::Debug for CommonArgs {
             .field("bus", &self.bus)
             .field("store", &self.store)
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
     }
@@ -87,6 +95,7 @@ impl CommonArgs {
             store: StoreKind::Memory,
             mongodb_uri: String::new(),
             api_token: None,
+            admin_token: None,
             log_format: LogFormat::Pretty,
         }
     }
@@ -96,6 +105,17 @@ impl CommonArgs {
         self.api_token
             .as_deref()
             .and_then(crate::auth::ApiToken::new)
+    }
+
+    /// Who may call what: `--api-token` and `--admin-token`.
+    pub fn access(&self) -> crate::auth::Access {
+        crate::auth::Access {
+            api: self.token(),
+            admin: self
+                .admin_token
+                .as_deref()
+                .and_then(crate::auth::ApiToken::new),
+        }
     }
 
     /// The bus selected by `--bus`.
@@ -136,6 +156,7 @@ mod tests {
     fn debug_output_hides_secrets() {
         let mut a = CommonArgs::in_memory();
         a.api_token = Some("s3cret-token".into());
+        a.admin_token = Some("s3cret-admin".into());
         a.amqp_url = "amqp://user:pw-secret@host".into();
         let text = format!("{a:?}");
         assert!(

@@ -39,13 +39,11 @@ async fn deadline(req: axum::extract::Request, next: axum::middleware::Next) -> 
 }
 
 /// Adds `/metrics`, fallbacks and the standard layers. Call last, on the
-/// full router. With a token, write routes require it (reads, health and
-/// metrics stay open). `service` labels the metrics.
-pub fn finish(
-    router: Router,
-    service: &'static str,
-    token: Option<crate::auth::ApiToken>,
-) -> Router {
+/// full router. `access` guards it (see [`crate::auth`]): writes need the
+/// API token when one is set, `/admin/` routes need the admin token and
+/// are refused without one; reads, health and metrics stay open.
+/// `service` labels the metrics.
+pub fn finish(router: Router, service: &'static str, access: crate::auth::Access) -> Router {
     // Install the recorder now: metrics recorded before it exists are lost.
     crate::metrics::handle();
     let router =
@@ -55,14 +53,11 @@ pub fn finish(
                 service,
                 crate::metrics::track,
             ));
-    let router = match token {
-        Some(token) => router.layer(axum::middleware::from_fn_with_state(
-            token,
-            crate::auth::require_token,
-        )),
-        None => router,
-    };
     router
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(access),
+            crate::auth::guard,
+        ))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -180,7 +175,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_a_json_500_without_its_message() {
-        let app = finish(Router::new().route("/boom", get(boom)), "test", None);
+        let app = finish(
+            Router::new().route("/boom", get(boom)),
+            "test",
+            Default::default(),
+        );
         let r = app
             .oneshot(http::Request::get("/boom").body(Body::empty()).unwrap())
             .await

@@ -9,7 +9,8 @@ use erp_bus::{EventBus, memory::MemoryBus};
 use erp_examples::{Options, Ports, System, demo};
 
 /// Runs purchase-svc (:8081), sales-svc (:8082) and inventory-svc (:8083,
-/// gRPC :50051) in one process, with no external servers.
+/// gRPC :50051) in one process, with no external servers, on loopback
+/// unless `--bind` says otherwise.
 #[derive(Debug, Parser)]
 #[command(name = "all-in-one", version, about)]
 struct Args {
@@ -20,6 +21,14 @@ struct Args {
     /// services (they send it to each other; the demo sends it too).
     #[arg(long, env = "ERP_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// Enables the `/admin/` routes (read-model rebuild, dead-letter
+    /// redrive) for `Authorization: Bearer <token>`; unset = disabled.
+    #[arg(long, env = "ERP_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// The address all four listeners bind; `0.0.0.0` exposes them to the
+    /// network (set `--api-token` then).
+    #[arg(long, env = "ERP_BIND", default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
 }
 
 #[tokio::main]
@@ -35,8 +44,9 @@ async fn main() -> anyhow::Result<()> {
     let options = Options {
         mongodb: None,
         api_token: args.api_token.clone(),
+        admin_token: args.admin_token.clone(),
     };
-    let system = System::start_with_options(Ports::defaults(), || bus.clone(), &options).await?;
+    let system = System::start_with_options(Ports::on(args.bind), || bus.clone(), &options).await?;
     if args.demo {
         let result = demo::run(system.ports, args.api_token.as_deref()).await;
         system.stop().await?;
@@ -44,5 +54,16 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     tracing::info!(ports = ?system.ports, "all-in-one running; Ctrl-C to stop");
+    let p = Ports::on(args.bind);
+    erp_service::auth::warn_if_exposed(
+        &[p.purchase, p.sales, p.inventory, p.inventory_grpc],
+        &erp_service::auth::Access {
+            api: args
+                .api_token
+                .as_deref()
+                .and_then(erp_service::auth::ApiToken::new),
+            admin: None,
+        },
+    );
     system.run_until(erp_service::http::shutdown_signal()).await
 }

@@ -77,6 +77,7 @@ async fn the_embedded_system_takes_one_token_for_all_three_services() {
     let options = erp_examples::Options {
         mongodb: None,
         api_token: Some("aio-T".into()),
+        ..Default::default()
     };
     let system = erp_examples::System::start_with_options(
         erp_examples::Ports::ephemeral(),

@@ -13,8 +13,17 @@ pub struct Sys {
     _system: System,
 }
 
+/// The `--admin-token` of the spawned system; [`Sys::admin`] sends it.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 pub async fn spawn() -> Sys {
-    let system = System::start(Ports::ephemeral())
+    let bus: std::sync::Arc<dyn erp_bus::EventBus> =
+        std::sync::Arc::new(erp_bus::memory::MemoryBus::new());
+    let options = erp_examples::Options {
+        admin_token: Some(ADMIN_TOKEN.into()),
+        ..Default::default()
+    };
+    let system = System::start_with_options(Ports::ephemeral(), || bus.clone(), &options)
         .await
         .expect("system starts");
     let p = system.ports;
@@ -59,6 +68,19 @@ impl Sys {
 
     pub async fn post(&self, url: &str, body: Value) -> (StatusCode, Value) {
         read(self.client.post(url).json(&body).send().await.unwrap()).await
+    }
+
+    /// POSTs to an `/admin/` route with the admin token.
+    pub async fn admin(&self, url: &str) -> (StatusCode, Value) {
+        read(
+            self.client
+                .post(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post_keyed(&self, url: &str, key: &str, body: Value) -> Response {

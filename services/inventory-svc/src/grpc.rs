@@ -172,6 +172,14 @@ impl InventoryRpc for InventoryGrpc {
     ) -> Result<Response<pb::CheckPurchaseResponse>, Status> {
         let req = req.into_inner();
         let store = store_id(&req.store_id)?;
+        // The REST cap, so no caller can make one check scan without bound.
+        let max = erp_service::trade::MAX_LINES;
+        if !(1..=max).contains(&req.lines.len()) {
+            return Err(Status::invalid_argument(format!(
+                "lines: from 1 to {max}, got {}",
+                req.lines.len()
+            )));
+        }
         let lines = req
             .lines
             .iter()

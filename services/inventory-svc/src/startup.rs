@@ -99,7 +99,7 @@ impl Application {
             api::router(inventory.clone(), stores.idempotency(), bus.clone())
                 .merge(erp_service::health::routes(health.clone())),
             "inventory-svc",
-            config.common.token(),
+            config.common.access(),
         );
 
         let http = TcpListener::bind(config.http_addr)

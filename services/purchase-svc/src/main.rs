@@ -8,6 +8,7 @@ async fn main() -> anyhow::Result<()> {
     let bus = config.common.connect_bus().await?;
     let app = startup::build(&config, bus).await?;
     tracing::info!(http = %app.http_addr(), "purchase-svc started");
+    erp_service::auth::warn_if_exposed(&[app.http_addr()], &config.common.access());
     app.run_until_stopped(erp_service::http::shutdown_signal())
         .await
 }

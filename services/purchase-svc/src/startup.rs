@@ -49,7 +49,7 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
     let router = erp_service::http::finish(
         api::router(purchases, stores.idempotency()).merge(erp_service::health::routes(health)),
         "purchase-svc",
-        config.common.token(),
+        config.common.access(),
     );
     HttpService::bind(config.http_addr, router, relay).await
 }

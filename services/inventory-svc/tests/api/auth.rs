@@ -14,9 +14,14 @@ use serde_json::json;
 use crate::helpers::body;
 
 async fn spawn_with_token(token: &str) -> (String, String) {
+    spawn_with_tokens(token, None).await
+}
+
+async fn spawn_with_tokens(token: &str, admin: Option<&str>) -> (String, String) {
     let any = "127.0.0.1:0".parse().unwrap();
     let mut config = Config::in_memory(any, any);
     config.common.api_token = Some(token.into());
+    config.common.admin_token = admin.map(Into::into);
     let app = Application::build(&config, Arc::new(MemoryBus::new()))
         .await
         .unwrap();
@@ -60,13 +65,23 @@ async fn writes_need_the_bearer_token_and_reads_stay_open() {
         post(Some("Bearer T0k3n")).await.unwrap().status(),
         StatusCode::CREATED
     );
-    // Operator routes are writes too.
+    // Operator routes stay closed without an admin token, even to the API token.
     for admin in [
         "/admin/rebuild-read-models",
         "/admin/dead-letters/inventory.stock/redrive",
     ] {
-        let r = c.post(format!("{base}{admin}")).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{admin}");
+        let r = c
+            .post(format!("{base}{admin}"))
+            .bearer_auth("T0k3n")
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = body(r).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("admin_disabled")),
+            "{admin}"
+        );
     }
     assert_eq!(
         c.get(format!("{base}/products/p"))
@@ -84,6 +99,27 @@ async fn writes_need_the_bearer_token_and_reads_stay_open() {
             .status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn admin_routes_answer_only_to_the_admin_token() {
+    let (base, _) = spawn_with_tokens("T0k3n", Some("Adm1n")).await;
+    let c = reqwest::Client::new();
+    let rebuild = format!("{base}/admin/rebuild-read-models");
+    for presented in [None, Some("T0k3n"), Some("Adm1")] {
+        let mut r = c.post(&rebuild);
+        if let Some(t) = presented {
+            r = r.bearer_auth(t);
+        }
+        let (s, b) = body(r.send().await.unwrap()).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+            "{presented:?}"
+        );
+    }
+    let r = c.post(&rebuild).bearer_auth("Adm1n").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -47,6 +47,19 @@ async fn get_product_and_stock_answer_from_real_data() {
     assert_eq!(s.on_hand, 7);
 }
 
+fn check(store: &str, lines: &[(&str, i64)]) -> CheckPurchaseRequest {
+    CheckPurchaseRequest {
+        store_id: store.into(),
+        lines: lines
+            .iter()
+            .map(|(p, q)| PurchaseLine {
+                product_id: (*p).into(),
+                quantity: *q,
+            })
+            .collect(),
+    }
+}
+
 #[tokio::test]
 async fn count_total_items_and_check_purchase_use_real_stock_and_capacity() {
     let app = spawn_app().await;
@@ -73,16 +86,6 @@ async fn count_total_items_and_check_purchase_use_real_stock_and_capacity() {
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 
-    let check = |store: &str, lines: &[(&str, i64)]| CheckPurchaseRequest {
-        store_id: store.into(),
-        lines: lines
-            .iter()
-            .map(|(p, q)| PurchaseLine {
-                product_id: (*p).into(),
-                quantity: *q,
-            })
-            .collect(),
-    };
     let fits = c
         .check_purchase(check("small", &[("a", 2)]))
         .await
@@ -114,6 +117,33 @@ async fn count_total_items_and_check_purchase_use_real_stock_and_capacity() {
         .await
         .unwrap_err();
     assert_eq!(zero.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn check_purchase_takes_the_rest_line_cap() {
+    let app = spawn_app().await;
+    let mut c = InventoryClient::new(app.grpc_channel().await);
+    let ids: Vec<String> = (0..=100).map(|i| format!("p{i}")).collect();
+    let lines = |n: usize| {
+        ids[..n]
+            .iter()
+            .map(|id| (id.as_str(), 1))
+            .collect::<Vec<_>>()
+    };
+    for n in [0, 101] {
+        let err = c
+            .check_purchase(check("main", &lines(n)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{n} lines");
+        assert!(err.message().contains("lines"), "{}", err.message());
+    }
+    let hundred = c
+        .check_purchase(check("main", &lines(100)))
+        .await
+        .expect("100 lines are within the cap")
+        .into_inner();
+    assert_eq!(hundred.unknown_products.len(), 100);
 }
 
 #[tokio::test]

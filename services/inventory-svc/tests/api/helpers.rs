@@ -20,9 +20,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_on(MemoryBus::new()).await
 }
 
+/// The `--admin-token` of the test app; [`TestApp::admin`] sends it.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 pub async fn spawn_app_on(bus: MemoryBus) -> TestApp {
     let any = "127.0.0.1:0".parse().unwrap();
-    let app = Application::build(&Config::in_memory(any, any), Arc::new(bus.clone()))
+    let mut config = Config::in_memory(any, any);
+    config.common.admin_token = Some(ADMIN_TOKEN.into());
+    let app = Application::build(&config, Arc::new(bus.clone()))
         .await
         .expect("inventory builds");
     let base = format!("http://{}", app.http_addr());
@@ -62,6 +67,19 @@ impl TestApp {
             self.client
                 .post(format!("{}{path}", self.base))
                 .json(&json)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// POSTs to an `/admin/` route with the admin token.
+    pub async fn admin(&self, path: &str) -> (StatusCode, Value) {
+        body(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(ADMIN_TOKEN)
                 .send()
                 .await
                 .unwrap(),

@@ -302,7 +302,7 @@ async fn a_dead_lettered_sale_applies_once_its_product_exists_and_it_is_redriven
     // product still unknown, it is dead-lettered again).
     let mut seen_dead = false;
     for _ in 0..100 {
-        let (s, b) = app.post(redrive, json!({})).await;
+        let (s, b) = app.admin(redrive).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["queue"], "inventory.stock");
         if b["redriven"] == 1 {
@@ -330,33 +330,30 @@ async fn a_dead_lettered_sale_applies_once_its_product_exists_and_it_is_redriven
         if app.on_hand("main", "late").await == -2 {
             break;
         }
-        app.post(redrive, json!({})).await;
+        app.admin(redrive).await;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(app.on_hand("main", "late").await, -2, "the sale applied");
     let moves = app.get("/stock/main/late/movements").await.1;
     assert_eq!(moves.as_array().unwrap().len(), 1, "once");
     assert_eq!(moves[0]["event_id"], json!(sold.id));
-    let (_, b) = app.post(redrive, json!({})).await;
+    let (_, b) = app.admin(redrive).await;
     assert_eq!(b["redriven"], 0, "nothing left dead");
 }
 
 #[tokio::test]
 async fn redrive_knows_only_its_own_queues_and_checks_max() {
     let app = spawn_app().await;
-    let (s, b) = app
-        .post("/admin/dead-letters/sales.other/redrive", json!({}))
-        .await;
+    let (s, b) = app.admin("/admin/dead-letters/sales.other/redrive").await;
     assert_eq!(
         (s, b["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
     for bad in ["0", "x", "10001"] {
         let (s, b) = app
-            .post(
-                &format!("/admin/dead-letters/inventory.stock/redrive?max={bad}"),
-                json!({}),
-            )
+            .admin(&format!(
+                "/admin/dead-letters/inventory.stock/redrive?max={bad}"
+            ))
             .await;
         assert_eq!(
             (s, b["error"]["details"][0]["field"].as_str()),
@@ -365,10 +362,7 @@ async fn redrive_knows_only_its_own_queues_and_checks_max() {
         );
     }
     let (s, b) = app
-        .post(
-            "/admin/dead-letters/inventory.stock/redrive?max=5",
-            json!({}),
-        )
+        .admin("/admin/dead-letters/inventory.stock/redrive?max=5")
         .await;
     assert_eq!((s, b["redriven"].as_u64()), (StatusCode::OK, Some(0)));
 }
