@@ -73,21 +73,16 @@ async fn redrive(
             format!("this service consumes no queue {queue}"),
         ));
     };
-    let max = match params.get("max") {
-        None => DEFAULT_REDRIVE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_REDRIVE).contains(n))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "the query string has invalid parameters",
-                )
-                .with_detail("max", format!("must be an integer from 1 to {MAX_REDRIVE}"))
-            })?,
-    };
+    let mut q = crate::list::ListQuery::new(params);
+    let max = q
+        .optional("max", |raw| {
+            raw.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_REDRIVE).contains(n))
+                .ok_or_else(|| format!("must be an integer from 1 to {MAX_REDRIVE}"))
+        })
+        .unwrap_or(DEFAULT_REDRIVE);
+    q.finish()?;
     let redriven = r
         .bus
         .redrive_dead_letters(queue, max)

@@ -98,6 +98,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The per-field problems.
+    pub fn details(&self) -> &[FieldProblem] {
+        &self.details
+    }
 }
 
 impl From<ValidationError> for ApiError {

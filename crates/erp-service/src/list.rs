@@ -1,7 +1,9 @@
 //! Query parameters of list routes: `page`, `page_size`, `order`, `sort`,
-//! `from`/`to` and id filters. Any bad value → 400 listing every problem.
+//! `from`/`to` and id filters. Any bad value, and any parameter the route
+//! does not read, → 400 listing every problem: a misspelt filter must not
+//! silently return everything.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use erp_core::{Problems, Timestamp, ValidationError};
 use erp_store::Order;
@@ -17,6 +19,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 #[derive(Debug, Default)]
 pub struct ListQuery {
     params: HashMap<String, String>,
+    read: HashSet<&'static str>,
     problems: Problems,
 }
 
@@ -34,15 +37,28 @@ pub struct Paging {
 }
 
 impl Paging {
-    /// The requested page of an already ordered list; the whole list when
-    /// the client asked for no page.
-    pub fn slice<T>(&self, items: Vec<T>) -> Vec<T> {
-        if !self.explicit {
-            return items;
+    /// How many items precede the page; 0 when the client asked for none.
+    pub fn skip(&self) -> u64 {
+        if self.explicit {
+            (self.page - 1).saturating_mul(self.page_size)
+        } else {
+            0
         }
-        let skip =
-            usize::try_from((self.page - 1).saturating_mul(self.page_size)).unwrap_or(usize::MAX);
-        let take = usize::try_from(self.page_size).unwrap_or(usize::MAX);
+    }
+
+    /// The page's size; `None` (everything) when the client asked for none.
+    pub fn limit(&self) -> Option<u64> {
+        self.explicit.then_some(self.page_size)
+    }
+
+    /// The requested page of an already ordered list; the whole list when
+    /// the client asked for no page. For lists already in memory; lists
+    /// from a store pass [`Paging::skip`] and [`Paging::limit`] to it.
+    pub fn slice<T>(&self, items: Vec<T>) -> Vec<T> {
+        let skip = usize::try_from(self.skip()).unwrap_or(usize::MAX);
+        let take = self
+            .limit()
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         items.into_iter().skip(skip).take(take).collect()
     }
 }
@@ -52,12 +68,19 @@ impl ListQuery {
     pub fn new(params: HashMap<String, String>) -> Self {
         Self {
             params,
+            read: HashSet::new(),
             problems: Problems::default(),
         }
     }
 
-    fn positive(&mut self, name: &str, default: u64, max: u64) -> u64 {
-        match self.params.get(name) {
+    /// The raw value of `name`, marking it as one this route reads.
+    fn get(&mut self, name: &'static str) -> Option<&String> {
+        self.read.insert(name);
+        self.params.get(name)
+    }
+
+    fn positive(&mut self, name: &'static str, default: u64, max: u64) -> u64 {
+        match self.get(name) {
             None => default,
             Some(raw) => match raw.parse::<u64>() {
                 Ok(n) if (1..=max).contains(&n) => n,
@@ -70,17 +93,25 @@ impl ListQuery {
         }
     }
 
-    /// `page`, `page_size` and `order` (default desc).
+    /// `page`, `page_size` and `order` (default desc: dated lists show the
+    /// newest first).
     pub fn paging(&mut self) -> Paging {
+        self.paging_or(Order::Desc)
+    }
+
+    /// `page`, `page_size` and `order`, defaulting to `default_order` (asc
+    /// for lists ordered by id, which have no date).
+    pub fn paging_or(&mut self, default_order: Order) -> Paging {
         let explicit = self.params.contains_key("page") || self.params.contains_key("page_size");
         let page = self.positive("page", 1, u64::from(u32::MAX));
         let page_size = self.positive("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-        let order = match self.params.get("order").map(String::as_str) {
-            None | Some("desc") => Order::Desc,
+        let order = match self.get("order").map(String::as_str) {
+            None => default_order,
+            Some("desc") => Order::Desc,
             Some("asc") => Order::Asc,
             Some(_) => {
                 self.problems.add("order", "must be asc or desc");
-                Order::Desc
+                default_order
             }
         };
         Paging {
@@ -93,7 +124,7 @@ impl ListQuery {
 
     /// `sort`, one of `allowed` (the first is the default).
     pub fn sort(&mut self, allowed: &[&'static str]) -> &'static str {
-        match self.params.get("sort") {
+        match self.get("sort") {
             None => allowed[0],
             Some(s) => match allowed.iter().find(|a| **a == s.as_str()) {
                 Some(a) => a,
@@ -108,10 +139,10 @@ impl ListQuery {
 
     /// `from` and `to`: RFC 3339 or `YYYY-MM-DD`; `from` must not be after `to`.
     pub fn range(&mut self) -> (Option<Timestamp>, Option<Timestamp>) {
-        let mut bound = |name: &str, upper| {
-            let raw = self.params.get(name)?;
+        let mut bound = |name: &'static str, upper| {
+            let raw = self.get(name)?.clone();
             self.problems
-                .check(name, Timestamp::parse_bound(raw, upper))
+                .check(name, Timestamp::parse_bound(&raw, upper))
         };
         let from = bound("from", false);
         let to = bound("to", true);
@@ -126,17 +157,17 @@ impl ListQuery {
     /// An optional parameter parsed by `parse`.
     pub fn optional<T, E: std::fmt::Display>(
         &mut self,
-        name: &str,
+        name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
-        let raw = self.params.get(name)?;
-        self.problems.check(name, parse(raw))
+        let raw = self.get(name)?.clone();
+        self.problems.check(name, parse(&raw))
     }
 
     /// A required parameter parsed by `parse`.
     pub fn required<T, E: std::fmt::Display>(
         &mut self,
-        name: &str,
+        name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         if !self.params.contains_key(name) {
@@ -146,14 +177,52 @@ impl ListQuery {
         self.optional(name, parse)
     }
 
-    /// Ends reading: 400 `invalid_query` if anything was wrong.
-    pub fn finish(self) -> Result<(), ApiError> {
+    /// Ends reading: 400 `invalid_query` if anything was wrong, naming
+    /// each parameter the route did not read as unknown.
+    pub fn finish(mut self) -> Result<(), ApiError> {
+        let mut unknown: Vec<&String> = self
+            .params
+            .keys()
+            .filter(|k| !self.read.contains(k.as_str()))
+            .collect();
+        unknown.sort();
+        for name in unknown {
+            self.problems.add(name, "unknown query parameter");
+        }
         if self.problems.is_empty() {
             Ok(())
         } else {
             let err: ValidationError = self.problems.finish::<()>(None).unwrap_err();
             Err(ApiError::invalid_query(err))
         }
+    }
+}
+
+/// Extractor for routes that take no query parameters: any parameter → 400
+/// `invalid_query` naming each, like the list routes.
+#[derive(Debug, Clone, Copy)]
+pub struct NoQuery;
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for NoQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_none_or(str::is_empty) {
+            return Ok(Self);
+        }
+        let params = axum::extract::Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "the query string cannot be parsed",
+                )
+            })?;
+        ListQuery::new(params).finish().map(|()| Self)
     }
 }
 
@@ -198,6 +267,26 @@ mod tests {
         let err = l.finish().unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
         assert_eq!(err.code(), "invalid_query");
+    }
+
+    #[test]
+    fn every_parameter_the_route_does_not_read_is_named() {
+        let mut l = q(&[("page", "1"), ("bogus", "1"), ("store", "x")]);
+        l.paging();
+        l.optional("store_id", |s| Ok::<_, String>(s.to_owned()));
+        let err = l.finish().unwrap_err();
+        let fields: Vec<_> = err
+            .details()
+            .iter()
+            .map(|d| (d.field.as_str(), d.problem.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("bogus", "unknown query parameter"),
+                ("store", "unknown query parameter")
+            ]
+        );
     }
 
     #[test]

@@ -7,5 +7,6 @@ mod flow;
 mod helpers;
 mod openapi;
 mod purchases;
+mod queries;
 mod resilience;
 mod sales;

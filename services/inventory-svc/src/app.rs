@@ -157,9 +157,9 @@ impl InventoryParts {
         Ok(self.product_views.get(id.as_str()).await?)
     }
 
-    /// Every product, ordered by id.
-    pub async fn products(&self) -> Result<Vec<Product>, InventoryError> {
-        Ok(self.product_views.query(&by_id()).await?.items)
+    /// Products from the read model, as `query` pages and orders them.
+    pub async fn products(&self, query: ViewQuery) -> Result<Vec<Product>, InventoryError> {
+        Ok(self.product_views.query(&query).await?.items)
     }
 
     /// A store, from the read model.
@@ -167,9 +167,9 @@ impl InventoryParts {
         Ok(self.store_views.get(id.as_str()).await?)
     }
 
-    /// Every store, ordered by id.
-    pub async fn stores(&self) -> Result<Vec<Store>, InventoryError> {
-        Ok(self.store_views.query(&by_id()).await?.items)
+    /// Stores from the read model, as `query` pages and orders them.
+    pub async fn stores(&self, query: ViewQuery) -> Result<Vec<Store>, InventoryError> {
+        Ok(self.store_views.query(&query).await?.items)
     }
 
     /// Whether the product exists (in the write model; cached once seen).
@@ -272,12 +272,5 @@ impl InventoryParts {
             capacity: s.capacity,
             capacity_ok,
         })
-    }
-}
-
-fn by_id() -> ViewQuery {
-    ViewQuery {
-        sort: vec![("id".into(), erp_store::Order::Asc)],
-        ..ViewQuery::everything()
     }
 }

@@ -9,8 +9,43 @@ use std::{
 
 use async_trait::async_trait;
 use erp_core::{EventId, ProductId, StoreId, Timestamp};
-use erp_store::StoreError;
+use erp_store::{Order, StoreError};
 use serde::{Deserialize, Serialize};
+
+/// Which part of an ordered list to read: its direction and one page,
+/// applied by the store so that a page costs a page, not the whole list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Direction of the list's natural order.
+    pub order: Order,
+    /// Items before the page.
+    pub skip: u64,
+    /// Items in the page; `None` for all the rest.
+    pub limit: Option<u64>,
+}
+
+impl Window {
+    /// The whole list in `order`.
+    pub fn all(order: Order) -> Self {
+        Self {
+            order,
+            skip: 0,
+            limit: None,
+        }
+    }
+
+    /// The window over a list held in ascending order (in memory).
+    pub fn apply<T>(&self, mut ascending: Vec<T>) -> Vec<T> {
+        if self.order == Order::Desc {
+            ascending.reverse();
+        }
+        let skip = usize::try_from(self.skip).unwrap_or(usize::MAX);
+        let take = self
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        ascending.into_iter().skip(skip).take(take).collect()
+    }
+}
 
 /// Why stock moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -89,11 +124,13 @@ pub trait StockLedger: Send + Sync {
         store: &StoreId,
         product: &ProductId,
     ) -> Result<Option<StockLevel>, StoreError>;
-    /// Levels matching the optional filters, ordered by store then product.
+    /// Levels matching the optional filters, ordered by store then product,
+    /// the `window` of them.
     async fn levels(
         &self,
         store: Option<&StoreId>,
         product: Option<&ProductId>,
+        window: Window,
     ) -> Result<Vec<StockLevel>, StoreError>;
     /// The levels of some products in one store, in one read (what a
     /// movement touched); pairs that never moved are absent.
@@ -102,11 +139,13 @@ pub trait StockLedger: Send + Sync {
         store: &StoreId,
         products: &[ProductId],
     ) -> Result<Vec<StockLevel>, StoreError>;
-    /// The ledger of one pair, oldest first.
+    /// The ledger of one pair, ordered by time (then event id), the
+    /// `window` of it.
     async fn movements(
         &self,
         store: &StoreId,
         product: &ProductId,
+        window: Window,
     ) -> Result<Vec<LedgerEntry>, StoreError>;
     /// Units in a store: Σ on_hand over its products, negative rows as 0.
     async fn total_units(&self, store: &StoreId) -> Result<i64, StoreError>;
@@ -193,21 +232,24 @@ impl StockLedger for MemoryStockLedger {
         &self,
         store: Option<&StoreId>,
         product: Option<&ProductId>,
+        window: Window,
     ) -> Result<Vec<StockLevel>, StoreError> {
-        Ok(self
-            .lock()
-            .levels
-            .values()
-            .filter(|l| store.is_none_or(|s| *s == l.store_id))
-            .filter(|l| product.is_none_or(|p| *p == l.product_id))
-            .cloned()
-            .collect())
+        Ok(window.apply(
+            self.lock()
+                .levels
+                .values()
+                .filter(|l| store.is_none_or(|s| *s == l.store_id))
+                .filter(|l| product.is_none_or(|p| *p == l.product_id))
+                .cloned()
+                .collect(),
+        ))
     }
 
     async fn movements(
         &self,
         store: &StoreId,
         product: &ProductId,
+        window: Window,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
         let mut entries = self
             .lock()
@@ -216,7 +258,7 @@ impl StockLedger for MemoryStockLedger {
             .cloned()
             .unwrap_or_default();
         entries.sort_by_key(|e| (e.at, e.event_id));
-        Ok(entries)
+        Ok(window.apply(entries))
     }
 
     async fn total_units(&self, store: &StoreId) -> Result<i64, StoreError> {
@@ -276,7 +318,7 @@ mod tests {
         let a = ProductId::parse("a").unwrap();
         assert_eq!(ledger.level(&main, &a).await.unwrap().unwrap().on_hand, -2);
         let sum: i64 = ledger
-            .movements(&main, &a)
+            .movements(&main, &a, Window::all(Order::Asc))
             .await
             .unwrap()
             .iter()
@@ -288,7 +330,11 @@ mod tests {
             2,
             "negative rows count as 0"
         );
-        assert_eq!(ledger.levels(Some(&main), None).await.unwrap().len(), 2);
-        assert_eq!(ledger.levels(None, Some(&a)).await.unwrap().len(), 1);
+        let all = Window::all(Order::Asc);
+        assert_eq!(
+            ledger.levels(Some(&main), None, all).await.unwrap().len(),
+            2
+        );
+        assert_eq!(ledger.levels(None, Some(&a), all).await.unwrap().len(), 1);
     }
 }

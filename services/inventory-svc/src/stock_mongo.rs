@@ -49,7 +49,7 @@ use std::sync::{
 use async_trait::async_trait;
 use erp_core::{EventId, ProductId, StoreId, Timestamp};
 use erp_store::{
-    StoreError,
+    Order, StoreError,
     mongo::{is_duplicate_key, unavailable},
 };
 use futures::TryStreamExt;
@@ -59,7 +59,27 @@ use mongodb::{
     options::ReturnDocument,
 };
 
-use crate::stock::{Applied, LedgerEntry, Movement, MovementKind, StockLedger, StockLevel};
+use crate::stock::{Applied, LedgerEntry, Movement, MovementKind, StockLedger, StockLevel, Window};
+
+/// A sort direction as MongoDB spells it.
+fn direction(order: Order) -> i32 {
+    match order {
+        Order::Asc => 1,
+        Order::Desc => -1,
+    }
+}
+
+/// A find limited to `window`'s page, in the database.
+fn windowed(
+    find: mongodb::action::Find<'_, Document>,
+    window: Window,
+) -> mongodb::action::Find<'_, Document> {
+    let find = find.skip(window.skip);
+    match window.limit.and_then(|l| i64::try_from(l).ok()) {
+        Some(limit) => find.limit(limit),
+        None => find,
+    }
+}
 
 /// The MongoDB ledger.
 #[derive(Debug, Clone)]
@@ -275,17 +295,24 @@ impl MongoStockLedger {
         Ok(())
     }
 
-    async fn find_levels(&self, filter: Document) -> Result<Vec<StockLevel>, StoreError> {
-        let docs: Vec<Document> = self
-            .levels
-            .find(filter)
-            .projection(level_projection())
-            .sort(doc! {"store_id": 1, "product_id": 1})
-            .await
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
+    async fn find_levels(
+        &self,
+        filter: Document,
+        window: Window,
+    ) -> Result<Vec<StockLevel>, StoreError> {
+        let dir = direction(window.order);
+        let docs: Vec<Document> = windowed(
+            self.levels
+                .find(filter)
+                .projection(level_projection())
+                .sort(doc! {"store_id": dir, "product_id": dir}),
+            window,
+        )
+        .await
+        .map_err(unavailable)?
+        .try_collect()
+        .await
+        .map_err(unavailable)?;
         docs.iter().map(level_of).collect()
     }
 }
@@ -328,6 +355,7 @@ impl StockLedger for MongoStockLedger {
         &self,
         store: Option<&StoreId>,
         product: Option<&ProductId>,
+        window: Window,
     ) -> Result<Vec<StockLevel>, StoreError> {
         let filter = match (store, product) {
             // One pair: its `_id`, not a filter.
@@ -336,7 +364,7 @@ impl StockLedger for MongoStockLedger {
             (None, Some(p)) => doc! {"product_id": p.as_str()},
             (None, None) => doc! {},
         };
-        self.find_levels(filter).await
+        self.find_levels(filter, window).await
     }
 
     async fn levels_of(
@@ -348,23 +376,28 @@ impl StockLedger for MongoStockLedger {
             .iter()
             .map(|p| Bson::String(level_id(store, p)))
             .collect();
-        self.find_levels(doc! {"_id": {"$in": ids}}).await
+        self.find_levels(doc! {"_id": {"$in": ids}}, Window::all(Order::Asc))
+            .await
     }
 
     async fn movements(
         &self,
         store: &StoreId,
         product: &ProductId,
+        window: Window,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let docs: Vec<Document> = self
-            .movements
-            .find(doc! {"store_id": store.as_str(), "deltas.product_id": product.as_str()})
-            .sort(doc! {"at": 1, "_id": 1})
-            .await
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
+        let dir = direction(window.order);
+        let docs: Vec<Document> = windowed(
+            self.movements
+                .find(doc! {"store_id": store.as_str(), "deltas.product_id": product.as_str()})
+                .sort(doc! {"at": dir, "_id": dir}),
+            window,
+        )
+        .await
+        .map_err(unavailable)?
+        .try_collect()
+        .await
+        .map_err(unavailable)?;
         let mut entries = Vec::with_capacity(docs.len());
         for d in docs {
             let delta = d

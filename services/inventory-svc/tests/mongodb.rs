@@ -14,8 +14,9 @@ use common::{Service, free_ports, purchase_message};
 
 use erp_bus::EventBus;
 use erp_core::{EventId, ProductId, StoreId, Timestamp};
+use erp_store::Order;
 use inventory_svc::{
-    stock::{Applied, Movement, MovementKind, StockLedger},
+    stock::{Applied, Movement, MovementKind, StockLedger, Window},
     stock_mongo::MongoStockLedger,
 };
 use serde_json::{Value, json};
@@ -84,7 +85,11 @@ async fn a_crash_after_any_write_then_a_replay_moves_stock_exactly_once() {
                 "{p} after a crash at write {crash_at}"
             );
             let moves = ledger
-                .movements(&StoreId::main(), &ProductId::parse(p).unwrap())
+                .movements(
+                    &StoreId::main(),
+                    &ProductId::parse(p).unwrap(),
+                    Window::all(Order::Asc),
+                )
                 .await
                 .unwrap();
             assert_eq!(moves.len(), 1, "one ledger row for {p}");
@@ -110,9 +115,74 @@ async fn concurrent_events_on_one_pair_all_count() {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(on_hand(&one, "hot").await, 210);
     assert_eq!(on_hand(&two, "hot").await, 210);
-    let levels = one.levels(Some(&StoreId::main()), None).await.unwrap();
+    let levels = one
+        .levels(Some(&StoreId::main()), None, Window::all(Order::Asc))
+        .await
+        .unwrap();
     assert_eq!(levels.len(), 1);
     assert_eq!(levels[0].on_hand, 210);
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn levels_and_movements_are_ordered_and_paged_by_the_database() {
+    let db = mongo::fresh_database("inv_test").await;
+    let ledger = MongoStockLedger::new(db.database()).await.unwrap();
+    let mut events = Vec::new();
+    for q in 1..=4 {
+        let mut m = movement(&[("a", q), (["b", "c", "d", "e"][q as usize - 1], 1)]);
+        m.at = Timestamp::parse(&format!("2026-01-0{q}T00:00:00Z")).unwrap();
+        ledger.apply(&m).await.unwrap();
+        events.push(m.event_id);
+    }
+    let main = StoreId::main();
+    let a = ProductId::parse("a").unwrap();
+    let window = |order, skip, limit| Window { order, skip, limit };
+    let moved = |w| {
+        let ledger = &ledger;
+        let (main, a) = (&main, &a);
+        async move {
+            let ids: Vec<EventId> = ledger
+                .movements(main, a, w)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event_id)
+                .collect();
+            ids
+        }
+    };
+    assert_eq!(moved(Window::all(Order::Asc)).await, events);
+    let newest_first: Vec<_> = events.iter().rev().copied().collect();
+    assert_eq!(moved(Window::all(Order::Desc)).await, newest_first);
+    assert_eq!(
+        moved(window(Order::Desc, 1, Some(2))).await,
+        newest_first[1..3]
+    );
+    let products = |levels: Vec<inventory_svc::stock::StockLevel>| {
+        levels
+            .into_iter()
+            .map(|l| l.product_id.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        products(
+            ledger
+                .levels(Some(&main), None, window(Order::Desc, 0, Some(3)))
+                .await
+                .unwrap()
+        ),
+        ["e", "d", "c"]
+    );
+    assert_eq!(
+        products(
+            ledger
+                .levels(None, None, window(Order::Asc, 3, Some(3)))
+                .await
+                .unwrap()
+        ),
+        ["d", "e"]
+    );
     db.drop_database().await.unwrap();
 }
 

@@ -125,7 +125,11 @@ async fn rebuild(State(p): State<Purchases>) -> Result<Response, ApiError> {
 
 #[utoipa::path(get, path = "/purchases/{id}", tag = "purchases", params(("id" = String, Path)),
     responses((status = 200, body = Purchase), (status = 404, body = ErrorBody)))]
-async fn get_one(State(p): State<Purchases>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_one(
+    State(p): State<Purchases>,
+    Path(id): Path<String>,
+    _: erp_service::list::NoQuery,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no purchase {id}"));
     let pid = PurchaseId::parse(&id).map_err(|_| not_found())?;
     let purchase = p.get(&pid).await?.ok_or_else(not_found)?;

@@ -148,7 +148,11 @@ async fn rebuild(State(s): State<Sales>) -> Result<Response, ApiError> {
 
 #[utoipa::path(get, path = "/sales/{id}", tag = "sales", params(("id" = String, Path)),
     responses((status = 200, body = Sale), (status = 404, body = ErrorBody)))]
-async fn get_one(State(s): State<Sales>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_one(
+    State(s): State<Sales>,
+    Path(id): Path<String>,
+    _: erp_service::list::NoQuery,
+) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no sale {id}"));
     let sid = SaleId::parse(&id).map_err(|_| not_found())?;
     let sale = s.get(&sid).await?.ok_or_else(not_found)?;

@@ -12,8 +12,9 @@ use erp_service::{
     ApiError, JsonBody,
     fields::{get, integer, parsed, required, text},
     http::{correlation_id, created, ok},
-    list::ListQuery,
+    list::{ListQuery, NoQuery, Paging},
 };
+use erp_store::{Order, ViewQuery};
 
 use erp_service::openapi::ErrorBody;
 
@@ -21,6 +22,21 @@ use crate::{
     app::Inventory,
     catalog::{Product, Store},
 };
+
+/// A list ordered by id, paged in the store when the client asked for a page.
+fn by_id(paging: &Paging) -> ViewQuery {
+    let everything = ViewQuery::everything();
+    ViewQuery {
+        sort: vec![("id".into(), paging.order)],
+        page: if paging.explicit {
+            paging.page
+        } else {
+            everything.page
+        },
+        page_size: paging.limit().unwrap_or(everything.page_size),
+        ..everything
+    }
+}
 
 /// `POST /products` body.
 #[derive(Debug, utoipa::ToSchema)]
@@ -121,16 +137,17 @@ pub(super) async fn create_product(
 }
 
 #[utoipa::path(get, path = "/products", tag = "products",
-    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every product"),
+        ("order" = Option<String>, Query, description = "asc|desc by id (default asc)")),
     responses((status = 200, body = Vec<Product>, description = "every product by id, or one page when asked"), (status = 400, body = ErrorBody)))]
 pub(super) async fn list_products(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let mut q = ListQuery::new(params);
-    let paging = q.paging();
+    let paging = q.paging_or(Order::Asc);
     q.finish()?;
-    Ok(ok(&paging.slice(inv.products().await?)))
+    Ok(ok(&inv.products(by_id(&paging)).await?))
 }
 
 #[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = String, Path)),
@@ -138,6 +155,7 @@ pub(super) async fn list_products(
 pub(super) async fn get_product(
     State(inv): State<Inventory>,
     Path(id): Path<String>,
+    _: NoQuery,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no product {id}"));
     let pid = ProductId::parse(id.as_str()).map_err(|_| not_found())?;
@@ -163,16 +181,17 @@ pub(super) async fn create_store(
 }
 
 #[utoipa::path(get, path = "/stores", tag = "stores",
-    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every store"),
+        ("order" = Option<String>, Query, description = "asc|desc by id (default asc)")),
     responses((status = 200, body = Vec<Store>), (status = 400, body = ErrorBody)))]
 pub(super) async fn list_stores(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let mut q = ListQuery::new(params);
-    let paging = q.paging();
+    let paging = q.paging_or(Order::Asc);
     q.finish()?;
-    Ok(ok(&paging.slice(inv.stores().await?)))
+    Ok(ok(&inv.stores(by_id(&paging)).await?))
 }
 
 #[utoipa::path(get, path = "/stores/{id}", tag = "stores", params(("id" = String, Path)),
@@ -180,6 +199,7 @@ pub(super) async fn list_stores(
 pub(super) async fn get_store(
     State(inv): State<Inventory>,
     Path(id): Path<String>,
+    _: NoQuery,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("id", format!("no store {id}"));
     let sid = StoreId::parse(id.as_str()).map_err(|_| not_found())?;

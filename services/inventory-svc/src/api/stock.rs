@@ -7,12 +7,29 @@ use axum::{
     response::Response,
 };
 use erp_core::{ProductId, StoreId};
-use erp_service::{ApiError, http::ok, list::ListQuery};
+use erp_service::{
+    ApiError,
+    http::ok,
+    list::{ListQuery, NoQuery, Paging},
+};
+use erp_store::Order;
 use serde_json::json;
 
 use erp_service::openapi::ErrorBody;
 
-use crate::{app::Inventory, stock::LedgerEntry};
+use crate::{
+    app::Inventory,
+    stock::{LedgerEntry, Window},
+};
+
+/// The store-side window of a list request.
+pub(super) fn window(paging: &Paging) -> Window {
+    Window {
+        order: paging.order,
+        skip: paging.skip(),
+        limit: paging.limit(),
+    }
+}
 
 /// A row of `GET /stock`.
 #[derive(Debug, utoipa::ToSchema)]
@@ -45,7 +62,9 @@ fn parse_pair(store_id: &str, product_id: &str) -> Result<(StoreId, ProductId), 
 }
 
 #[utoipa::path(get, path = "/stock", tag = "stock",
-    params(("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query)),
+    params(("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query),
+        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every row"),
+        ("order" = Option<String>, Query, description = "asc|desc by store then product (default asc)")),
     responses((status = 200, body = Vec<StockRow>, description = "every (store, product) that has moved"), (status = 400, body = ErrorBody)))]
 pub(super) async fn list_levels(
     State(inv): State<Inventory>,
@@ -54,9 +73,12 @@ pub(super) async fn list_levels(
     let mut q = ListQuery::new(params);
     let store = q.optional("store_id", StoreId::parse);
     let product = q.optional("product_id", ProductId::parse);
-    let paging = q.paging();
+    let paging = q.paging_or(Order::Asc);
     q.finish()?;
-    let levels = inv.ledger.levels(store.as_ref(), product.as_ref()).await?;
+    let levels = inv
+        .ledger
+        .levels(store.as_ref(), product.as_ref(), window(&paging))
+        .await?;
     let rows: Vec<_> = levels
         .into_iter()
         .map(|l| {
@@ -69,7 +91,7 @@ pub(super) async fn list_levels(
             })
         })
         .collect();
-    Ok(ok(&paging.slice(rows)))
+    Ok(ok(&rows))
 }
 
 #[utoipa::path(get, path = "/stock/{store_id}/{product_id}", tag = "stock",
@@ -78,6 +100,7 @@ pub(super) async fn list_levels(
 pub(super) async fn get_level(
     State(inv): State<Inventory>,
     Path((store_id, product_id)): Path<(String, String)>,
+    _: NoQuery,
 ) -> Result<Response, ApiError> {
     let (store, product) = parse_pair(&store_id, &product_id)?;
     let on_hand = inv.on_hand(&store, &product).await?;
@@ -87,13 +110,22 @@ pub(super) async fn get_level(
 }
 
 #[utoipa::path(get, path = "/stock/{store_id}/{product_id}/movements", tag = "stock",
-    params(("store_id" = String, Path), ("product_id" = String, Path)),
-    responses((status = 200, body = Vec<LedgerEntry>), (status = 404, body = ErrorBody)))]
+    params(("store_id" = String, Path), ("product_id" = String, Path),
+        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every movement"),
+        ("order" = Option<String>, Query, description = "asc|desc by time (default desc: newest first)")),
+    responses((status = 200, body = Vec<LedgerEntry>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn list_movements(
     State(inv): State<Inventory>,
     Path((store_id, product_id)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let mut q = ListQuery::new(params);
+    let paging = q.paging();
+    q.finish()?;
     let (store, product) = parse_pair(&store_id, &product_id)?;
     inv.require_pair(&store, &product).await?;
-    Ok(ok(&inv.ledger.movements(&store, &product).await?))
+    Ok(ok(&inv
+        .ledger
+        .movements(&store, &product, window(&paging))
+        .await?))
 }

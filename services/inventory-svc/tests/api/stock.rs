@@ -21,8 +21,10 @@ async fn purchases_add_and_sales_remove_stock_with_a_ledger() {
     app.publish(&sold).await;
     app.wait_on_hand("main", "a", 6).await;
 
-    let (s, moves) = app.get("/stock/main/a/movements").await;
+    let (s, newest_first) = app.get("/stock/main/a/movements").await;
     assert_eq!(s, StatusCode::OK);
+    assert_eq!(newest_first[0]["event_id"], json!(sold.id), "newest first");
+    let (_, moves) = app.get("/stock/main/a/movements?order=asc").await;
     let moves = moves.as_array().unwrap();
     assert_eq!(moves.len(), 2);
     assert_eq!(moves[0]["event_id"], json!(bought.id));
