@@ -17,8 +17,8 @@ use erp_core::EventId;
 use tokio::sync::mpsc;
 
 use crate::{
-    BusError, DeadLetter, Delivery, Disposition, EventBus, Headers, MessageHandler,
-    OutgoingMessage, Recorder, Subscription,
+    BusError, DeadLetter, Delivery, Disposition, EventBus, Headers, MAX_REDRIVES, MessageHandler,
+    OutgoingMessage, Recorder, Redriven, Subscription, redrives,
 };
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -72,6 +72,7 @@ pub async fn bus<B: EventBus + ?Sized>(bus: &B) -> Vec<String> {
     dead_letters_after_max_attempts(bus, &run).await;
     dead_letters_at_once_when_asked(bus, &run).await;
     dead_letters_can_be_redriven(bus, &run).await;
+    redrives_stop_at_the_limit(bus, &run).await;
     survives_a_panicking_handler(bus, &run).await;
     competing_consumers_share_a_queue(bus, &run).await;
     [
@@ -80,6 +81,7 @@ pub async fn bus<B: EventBus + ?Sized>(bus: &B) -> Vec<String> {
         "poison",
         "malformed",
         "redrive",
+        "relapse",
         "panic",
         "compete",
     ]
@@ -188,15 +190,12 @@ async fn dead_letters_can_be_redriven<B: EventBus + ?Sized>(bus: &B, run: &str) 
     bus.publish(sent.clone()).await.unwrap();
     next(&mut seen, "the first delivery").await;
     // Redrive as soon as it sits in the dead-letter queue.
-    let mut moved = 0;
-    for _ in 0..100 {
-        moved = bus.redrive_dead_letters(&queue, 10).await.unwrap();
-        if moved > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(moved, 1, "the dead letter moved back");
+    let done = redrive_once_dead(bus, &queue).await;
+    assert_eq!(
+        done,
+        Redriven { moved: 1, held: 0 },
+        "the dead letter moved back"
+    );
     let again = next(&mut seen, "the redriven message").await;
     assert_eq!(again.message_id.as_deref(), Some(sent.message_id.as_str()));
     assert_eq!(again.routing_key, key, "its original routing key");
@@ -206,12 +205,68 @@ async fn dead_letters_can_be_redriven<B: EventBus + ?Sized>(bus: &B, run: &str) 
         Some("corr-1")
     );
     assert_eq!(again.attempt, 1, "a fresh first attempt");
+    assert_eq!(redrives(&again.headers), 1, "counted as redriven once");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         bus.take_dead_letters(&queue, 10).await.unwrap().is_empty(),
         "acked after the redrive, so nothing is dead any more"
     );
-    assert_eq!(bus.redrive_dead_letters(&queue, 10).await.unwrap(), 0);
+    assert_eq!(
+        bus.redrive_dead_letters(&queue, 10).await.unwrap(),
+        Redriven::default()
+    );
+}
+
+/// Redrives `queue` as soon as something sits in its dead-letter queue.
+async fn redrive_once_dead<B: EventBus + ?Sized>(bus: &B, queue: &str) -> Redriven {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let done = bus.redrive_dead_letters(queue, 10).await.unwrap();
+        if done != Redriven::default() || tokio::time::Instant::now() > deadline {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn redrives_stop_at_the_limit<B: EventBus + ?Sized>(bus: &B, run: &str) {
+    let key = format!("{run}.relapse");
+    // Never fixed: every delivery is dead-lettered again.
+    let (handler, mut seen) = recorder(|_| Disposition::dead_letter("still broken"));
+    let queue = format!("{run}.q-relapse");
+    let _sub = bus
+        .subscribe(Subscription::new(&queue, &[&key]), handler)
+        .await
+        .unwrap();
+    let sent = message(&key, r#"{"relapse":1}"#);
+    bus.publish(sent.clone()).await.unwrap();
+    next(&mut seen, "the first delivery").await;
+    for round in 1..=MAX_REDRIVES {
+        assert_eq!(
+            redrive_once_dead(bus, &queue).await,
+            Redriven { moved: 1, held: 0 },
+            "redrive {round}"
+        );
+        let again = next(&mut seen, "a redriven delivery").await;
+        assert_eq!(redrives(&again.headers), round);
+    }
+    assert_eq!(
+        redrive_once_dead(bus, &queue).await,
+        Redriven { moved: 0, held: 1 },
+        "at the limit it stays dead"
+    );
+    assert_eq!(
+        redrive_once_dead(bus, &queue).await,
+        Redriven { moved: 0, held: 1 },
+        "and stays so on the next redrive"
+    );
+    let dead = dead_letters(bus, &queue, 1).await;
+    assert_eq!(
+        dead[0].delivery.message_id.as_deref(),
+        Some(sent.message_id.as_str())
+    );
+    assert_eq!(dead[0].redrives(), MAX_REDRIVES, "with its count");
+    assert!(seen.try_recv().is_err(), "no delivery after the limit");
 }
 
 async fn dead_letters_at_once_when_asked<B: EventBus + ?Sized>(bus: &B, run: &str) {

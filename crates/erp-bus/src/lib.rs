@@ -38,8 +38,8 @@ mod topic;
 
 pub use error::BusError;
 pub use message::{
-    CORRELATION_HEADER, DeadLetter, Delivery, Disposition, Headers, OutgoingMessage,
-    TRACEPARENT_HEADER,
+    CORRELATION_HEADER, DeadLetter, Delivery, Disposition, Headers, MAX_REDRIVES, OutgoingMessage,
+    REDRIVES_HEADER, Redriven, TRACEPARENT_HEADER, redrives,
 };
 pub use port::{BusStatus, EventBus, MessageHandler, Subscription, SubscriptionHandle};
 pub use recorder::Recorder;

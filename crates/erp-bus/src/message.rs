@@ -10,6 +10,32 @@ pub type Headers = BTreeMap<String, String>;
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 /// W3C trace-context header.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// Header: how many times the message was redriven out of a dead-letter
+/// queue. It survives dead-lettering, so a message that keeps failing is
+/// counted across redrives.
+pub const REDRIVES_HEADER: &str = "x-redrives";
+/// Redrives after which a dead letter stays in its dead-letter queue: a
+/// message that failed this many fresh starts needs a person, not another
+/// loop.
+pub const MAX_REDRIVES: u32 = 3;
+
+/// What one redrive did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Redriven {
+    /// Dead letters moved back into their queue.
+    pub moved: usize,
+    /// Dead letters left in the dead-letter queue, already redriven
+    /// [`MAX_REDRIVES`] times.
+    pub held: usize,
+}
+
+/// The redrive count a message carries (0 when never redriven).
+pub fn redrives(headers: &Headers) -> u32 {
+    headers
+        .get(REDRIVES_HEADER)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
 
 /// A W3C `traceparent` for an event: the trace id is the correlation id
 /// when it is a UUID (request ids are), so every event of one request shares
@@ -118,6 +144,13 @@ pub struct DeadLetter {
     pub reason: String,
     /// How many times it was handled.
     pub attempts: u32,
+}
+
+impl DeadLetter {
+    /// How many times it was redriven before this dead-lettering.
+    pub fn redrives(&self) -> u32 {
+        redrives(&self.delivery.headers)
+    }
 }
 
 #[cfg(test)]

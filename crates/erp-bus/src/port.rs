@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{BusError, DeadLetter, Delivery, Disposition, OutgoingMessage};
+use crate::{BusError, DeadLetter, Delivery, Disposition, OutgoingMessage, Redriven};
 
 /// Handles deliveries of one subscription. Its [`Disposition`] is the only
 /// way to acknowledge, so a handler cannot forget to ack, nor ack a failure.
@@ -138,12 +138,16 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Moves up to `max` messages from `queue`'s dead-letter queue back into
     /// `queue`, oldest first, each as a fresh first attempt with its id,
-    /// routing key, headers and body; returns how many moved. A message
-    /// leaves the dead-letter queue only once its copy is safely back in
-    /// `queue`, so a failure midway loses nothing. For operators, once
-    /// what made the messages fail is fixed (say, the unknown product now
-    /// exists); consumers deduplicate by id as for any redelivery.
-    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<usize, BusError>;
+    /// routing key, headers and body, and its [`crate::REDRIVES_HEADER`]
+    /// count one higher. A message already redriven
+    /// [`crate::MAX_REDRIVES`] times stays dead (counted as held), so a
+    /// message that fails every time cannot loop. A message leaves the
+    /// dead-letter queue only once its copy is safely back in `queue`, so a
+    /// failure midway loses nothing. For operators, once what made the
+    /// messages fail is fixed (say, the unknown product now exists);
+    /// consumers deduplicate by id as for any redelivery. One call looks at
+    /// each dead letter at most once.
+    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<Redriven, BusError>;
 
     /// Whether the bus is connected now.
     fn status(&self) -> BusStatus;

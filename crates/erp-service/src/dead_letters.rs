@@ -1,9 +1,11 @@
 //! `POST /admin/dead-letters/{queue}/redrive`: moves a consumed queue's dead
 //! letters back into it, for operators, once what made them fail is fixed
 //! (inventory dead-letters a sale naming an unknown product: create the
-//! product, then redrive the sale). A write route, so `--api-token` guards
-//! it. To look at dead letters first, use the broker's own tools (the
-//! RabbitMQ management UI on :15672 lists `<queue>.dlq`).
+//! product, then redrive the sale). An admin route: disabled unless
+//! `--admin-token` is set. A message redriven [`erp_bus::MAX_REDRIVES`]
+//! times that failed again stays dead (`held` in the answer). To look at
+//! dead letters first, use the broker's own tools (the RabbitMQ management
+//! UI on :15672 lists `<queue>.dlq`; the `x-redrives` header counts).
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -37,6 +39,8 @@ pub struct Redriven {
     pub queue: String,
     /// How many moved.
     pub redriven: usize,
+    /// How many stayed dead, already redriven the maximum number of times.
+    pub held: usize,
 }
 
 /// The route, for the queues this service consumes (any other → 404).
@@ -83,7 +87,7 @@ async fn redrive(
         })
         .unwrap_or(DEFAULT_REDRIVE);
     q.finish()?;
-    let redriven = r
+    let done = r
         .bus
         .redrive_dead_letters(queue, max)
         .await
@@ -98,7 +102,8 @@ async fn redrive(
         })?;
     Ok(ok(&Redriven {
         queue: (*queue).to_owned(),
-        redriven,
+        redriven: done.moved,
+        held: done.held,
     }))
 }
 

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     BusError, BusStatus, DeadLetter, Delivery, Disposition, EventBus, MessageHandler,
-    OutgoingMessage, Subscription, SubscriptionHandle, topic_matches,
+    OutgoingMessage, Redriven, Subscription, SubscriptionHandle, topic_matches,
 };
 
 /// The in-memory bus. Clones share the same exchange and queues.
@@ -206,21 +206,35 @@ impl EventBus for MemoryBus {
         Ok(dead.drain(..n).collect())
     }
 
-    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<usize, BusError> {
+    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<Redriven, BusError> {
         if !*self.connected.borrow() {
             return Err(BusError::Unavailable("disconnected".into()));
         }
         let Some(queue) = lock(&self.queues).get(queue).cloned() else {
-            return Ok(0);
+            return Ok(Redriven::default());
         };
         let mut dead = lock(&queue.dead);
-        let n = max.min(dead.len());
-        for letter in dead.drain(..n) {
-            let mut delivery = letter.delivery;
-            delivery.attempt = 1;
-            enqueue(&queue.tx, delivery, None);
+        let mut done = Redriven::default();
+        let mut kept = Vec::new();
+        for letter in dead.drain(..) {
+            let count = crate::redrives(&letter.delivery.headers);
+            if done.moved == max {
+                kept.push(letter);
+            } else if count >= crate::MAX_REDRIVES {
+                done.held += 1;
+                kept.push(letter);
+            } else {
+                let mut delivery = letter.delivery;
+                delivery.attempt = 1;
+                delivery
+                    .headers
+                    .insert(crate::REDRIVES_HEADER.into(), (count + 1).to_string());
+                enqueue(&queue.tx, delivery, None);
+                done.moved += 1;
+            }
         }
-        Ok(n)
+        *dead = kept.into();
+        Ok(done)
     }
 
     fn status(&self) -> BusStatus {

@@ -47,8 +47,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::connection::Live;
 use crate::{
-    BusError, BusStatus, DeadLetter, EventBus, MessageHandler, OutgoingMessage, Subscription,
-    SubscriptionHandle,
+    BusError, BusStatus, DeadLetter, EventBus, MessageHandler, OutgoingMessage, Redriven,
+    Subscription, SubscriptionHandle,
 };
 
 /// Settings of the RabbitMQ adapter.
@@ -343,21 +343,38 @@ impl EventBus for RabbitBus {
         Ok(taken)
     }
 
-    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<usize, BusError> {
+    async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<Redriven, BusError> {
         let (live, channel, dlq) = self.dead_letter_reader(queue).await?;
-        let mut moved = 0;
-        while moved < max {
-            let Some(message) = next_dead_letter(&channel, &dlq, moved == 0).await? else {
+        let mut done = Redriven::default();
+        // How many letters this pass may look at: those present when it
+        // starts. Held letters go to the back of the queue, so without this
+        // bound the pass would meet them again.
+        let mut remaining: Option<u32> = None;
+        while done.moved < max && remaining != Some(0) {
+            let Some(message) = next_dead_letter(&channel, &dlq, remaining.is_none()).await? else {
                 break;
             };
+            let left = remaining.unwrap_or(message.message_count + 1);
+            remaining = Some(left - 1);
             let mut delivery = fields::delivery(&message.delivery);
-            // A fresh first attempt: drop what the failed ones left behind.
-            for stale in [fields::REASON, fields::ATTEMPTS, fields::ATTEMPT] {
-                delivery.headers.remove(stale);
-            }
-            // Straight back into the queue (default exchange), as retries
-            // travel; the original routing key rides in a header.
-            let copied = consumer::forward(&live, "", queue, &delivery, &[], None).await;
+            let count = crate::redrives(&delivery.headers);
+            let held = count >= crate::MAX_REDRIVES;
+            let copied = if held {
+                // Kept dead, as it was, behind the others.
+                consumer::forward(&live, "", &dlq, &delivery, &[], None).await
+            } else {
+                // A fresh first attempt: drop what the failed ones left
+                // behind, count the redrive, and go straight back into the
+                // queue (default exchange), as retries travel; the original
+                // routing key rides in a header.
+                for stale in [fields::REASON, fields::ATTEMPTS, fields::ATTEMPT] {
+                    delivery.headers.remove(stale);
+                }
+                delivery
+                    .headers
+                    .insert(crate::REDRIVES_HEADER.into(), (count + 1).to_string());
+                consumer::forward(&live, "", queue, &delivery, &[], None).await
+            };
             let acker = &message.delivery.acker;
             match copied {
                 // The copy is confirmed before the dead letter goes.
@@ -377,11 +394,28 @@ impl EventBus for RabbitBus {
                     return Err(e);
                 }
             }
-            moved += 1;
+            if held {
+                done.held += 1;
+            } else {
+                done.moved += 1;
+            }
         }
         let _ = channel.close(200, "done").await;
-        tracing::info!(queue, moved, "redrove dead letters");
-        Ok(moved)
+        tracing::info!(
+            queue,
+            moved = done.moved,
+            held = done.held,
+            "redrove dead letters"
+        );
+        if done.held > 0 {
+            tracing::warn!(
+                queue,
+                held = done.held,
+                limit = crate::MAX_REDRIVES,
+                "dead letters at their redrive limit stay in the dead-letter queue"
+            );
+        }
+        Ok(done)
     }
 
     fn status(&self) -> BusStatus {
