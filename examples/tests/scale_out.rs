@@ -33,7 +33,7 @@ async fn start_instance(prefix: &str) -> System {
 }
 
 /// POSTs until the answer is final (a concurrent duplicate of the key
-/// answers 409 `idempotency_key_in_use` while the first is in flight).
+/// answers 409 `request_in_progress` while the first is in flight).
 async fn post_final(c: &reqwest::Client, url: &str, key: &str, body: &Value) -> (u16, Value) {
     for _ in 0..50 {
         let r = c
@@ -45,7 +45,7 @@ async fn post_final(c: &reqwest::Client, url: &str, key: &str, body: &Value) -> 
             .unwrap();
         let status = r.status().as_u16();
         let body: Value = r.json().await.unwrap_or(Value::Null);
-        if status == 409 && body["error"]["code"] == "idempotency_key_in_use" {
+        if status == 409 && body["error"]["code"] == "request_in_progress" {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }

@@ -136,6 +136,12 @@ macro_rules! uuid_id {
                 Uuid::parse_str(s).map(Self).map_err(|_| IdError::NotUuid)
             }
 
+            /// The id for this UUID, e.g. one derived from an
+            /// `Idempotency-Key` so that every retry names the same resource.
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
             /// The underlying UUID.
             pub fn as_uuid(&self) -> Uuid {
                 self.0

@@ -3,9 +3,19 @@
 //! The same key with the same JSON body (compared as JSON, not bytes) gets the
 //! first answer again and creates nothing; with another body → 422
 //! `idempotency_key_reused`; while the first request is still running → 409
-//! `idempotency_key_in_use` with `Retry-After: 1`. Keys are scoped to the
+//! `request_in_progress` with `Retry-After: 1`. Keys are scoped to the
 //! route. Only final answers are remembered (2xx, and 4xx except 401 and 429):
 //! after a 5xx the key is released so a retry is processed afresh.
+//!
+//! The remembered answer alone cannot prevent a double create: a request
+//! whose deadline passes, whose client disconnects or whose process dies
+//! after its write but before its answer is stored leaves the claim
+//! unfinished, and once the claim's lease lapses a retry runs again. So the
+//! handler gets the request's [`IdempotentRequest`] (a request extension)
+//! and names the resource it creates with [`IdempotentRequest::derived_id`]:
+//! every retry of one key writes under the same id, the store's unique id
+//! refuses the second write, and the handler answers with the first
+//! resource.
 
 use std::sync::Arc;
 
@@ -28,6 +38,29 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
 /// The largest response body remembered.
 const RESPONSE_LIMIT: usize = 1024 * 1024;
+
+/// The namespace of ids derived from idempotency keys (a fixed v4 UUID).
+const KEY_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2a55_9d0e_4b7a_8c3e_51a2_e0d4_7b19);
+
+/// The key of the request being processed, put in the request's
+/// extensions by [`idempotency`] when the request claimed its key; read it
+/// with `Option<axum::Extension<IdempotentRequest>>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentRequest {
+    /// `METHOD /route/template`: keys are scoped to their route.
+    pub scope: String,
+    /// The client's `Idempotency-Key`.
+    pub key: String,
+}
+
+impl IdempotentRequest {
+    /// The id of what this request creates: a name-based (v5) UUID of scope
+    /// and key, the same for every retry, distinct across keys and routes.
+    pub fn derived_id(&self) -> uuid::Uuid {
+        let name = format!("{}\n{}", self.scope, self.key);
+        uuid::Uuid::new_v5(&KEY_NAMESPACE, name.as_bytes())
+    }
+}
 
 /// The middleware; install with
 /// `route_layer(axum::middleware::from_fn_with_state(store, idempotency))`.
@@ -54,6 +87,39 @@ fn valid_key(raw: &HeaderValue) -> Result<String, ApiError> {
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             )
         })
+}
+
+/// What was already created under `id`, the id a keyed request derived:
+/// a retry whose first try wrote but never answered finds it here and
+/// answers with it, without running the command again.
+pub async fn already_created<T: Send + Sync + 'static>(
+    store: &dyn erp_store::WriteStore<T>,
+    id: &str,
+) -> Result<Option<T>, ApiError> {
+    Ok(store.get(id).await?.map(|v| v.value))
+}
+
+/// The answer of a create under `id`: when the request was keyed and the
+/// write lost to a concurrent try of the same key (the id was taken), that
+/// try's resource, so neither caller sees an error and only one exists.
+pub async fn settle_create<T, E>(
+    store: &dyn erp_store::WriteStore<T>,
+    id: &str,
+    keyed: bool,
+    result: Result<T, erp_bus::relay::CreateError<E>>,
+) -> Result<T, ApiError>
+where
+    T: Send + Sync + 'static,
+    E: std::fmt::Display,
+{
+    match result {
+        Err(erp_bus::relay::CreateError::Store(erp_store::StoreError::Conflict(_))) if keyed => {
+            already_created(store, id).await?.ok_or_else(|| {
+                ApiError::internal(format!("{id} conflicted on insert but cannot be read"))
+            })
+        }
+        other => other.map_err(ApiError::from),
+    }
 }
 
 async fn handle(
@@ -86,11 +152,16 @@ async fn handle(
         .with_detail("Idempotency-Key", "already used with a different body")),
         Claim::InProgress => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "idempotency_key_in_use",
+            "request_in_progress",
             "a request with this Idempotency-Key is still being processed",
         )
         .with_retry_after(1)),
         Claim::Acquired => {
+            let mut parts = parts;
+            parts.extensions.insert(IdempotentRequest {
+                scope: scope.clone(),
+                key: key.clone(),
+            });
             let response = next
                 .run(Request::from_parts(parts, Body::from(bytes)))
                 .await;
@@ -215,6 +286,19 @@ fn write_canonical(v: &Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_per_key_and_distinct_across_keys_and_routes() {
+        let req = |scope: &str, key: &str| IdempotentRequest {
+            scope: scope.into(),
+            key: key.into(),
+        };
+        let a = req("POST /purchases", "k1").derived_id();
+        assert_eq!(a, req("POST /purchases", "k1").derived_id());
+        assert_ne!(a, req("POST /purchases", "k2").derived_id());
+        assert_ne!(a, req("POST /sales", "k1").derived_id());
+        assert_eq!(a.get_version(), Some(uuid::Version::Sha1));
+    }
 
     #[test]
     fn equal_json_has_equal_fingerprints() {

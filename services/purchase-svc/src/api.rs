@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    Router,
+    Extension, Router,
     extract::{Path, Query, State},
     http::HeaderMap,
     middleware::from_fn_with_state,
@@ -15,7 +15,7 @@ use erp_service::openapi::{ErrorBody, LineRequest};
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
-    idempotency::idempotency,
+    idempotency::{IdempotentRequest, idempotency},
     trade::{DocumentList, parse_request},
 };
 use erp_store::IdempotencyStore;
@@ -84,7 +84,7 @@ pub fn router(purchases: Purchases, idempotency_store: Arc<dyn IdempotencyStore>
     responses(
         (status = 201, body = Purchase, description = "recorded; `Location` names it"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`store_capacity_exceeded`, or `idempotency_key_in_use`"),
+        (status = 409, body = ErrorBody, description = "`store_capacity_exceeded`, or `request_in_progress`"),
         (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), `unknown_product`, `unknown_store`, `idempotency_key_reused`"),
         (status = 503, body = ErrorBody, description = "`inventory_unavailable`, with `Retry-After`"),
@@ -92,10 +92,12 @@ pub fn router(purchases: Purchases, idempotency_store: Arc<dyn IdempotencyStore>
 async fn create(
     State(p): State<Purchases>,
     headers: HeaderMap,
+    keyed: Option<Extension<IdempotentRequest>>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let request = parse_request(&body, "purchased_at", "supplier")?;
-    let purchase = p.record(request, &correlation_id(&headers)).await?;
+    let key_id = keyed.map(|Extension(k)| PurchaseId::from_uuid(k.derived_id()));
+    let purchase = p.record(request, &correlation_id(&headers), key_id).await?;
     Ok(created(&format!("/purchases/{}", purchase.id), &purchase))
 }
 

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
-    Router,
+    Extension, Router,
     extract::{Path, Query, State},
     http::HeaderMap,
     middleware::from_fn_with_state,
@@ -15,7 +15,7 @@ use erp_service::openapi::{ErrorBody, LineRequest};
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
-    idempotency::idempotency,
+    idempotency::{IdempotentRequest, idempotency},
     list::ListQuery,
     trade::{DocumentList, parse_request},
 };
@@ -92,7 +92,7 @@ pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Rou
     responses(
         (status = 201, body = Sale, description = "recorded; `Location` names it"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`insufficient_stock` (a detail per short line), or `idempotency_key_in_use`"),
+        (status = 409, body = ErrorBody, description = "`insufficient_stock` (a detail per short line), or `request_in_progress`"),
         (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), `unknown_product`, `unknown_store`, `idempotency_key_reused`"),
         (status = 503, body = ErrorBody, description = "`inventory_unavailable`, with `Retry-After`"),
@@ -100,10 +100,12 @@ pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Rou
 async fn create(
     State(s): State<Sales>,
     headers: HeaderMap,
+    keyed: Option<Extension<IdempotentRequest>>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let request = parse_request(&body, "sold_at", "customer")?;
-    let sale = s.record(request, &correlation_id(&headers)).await?;
+    let key_id = keyed.map(|Extension(k)| SaleId::from_uuid(k.derived_id()));
+    let sale = s.record(request, &correlation_id(&headers), key_id).await?;
     Ok(created(&format!("/sales/{}", sale.id), &sale))
 }
 

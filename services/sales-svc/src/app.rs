@@ -7,6 +7,7 @@ use erp_bus::relay::{EventOrigin, RelayHandle};
 use erp_core::{FieldProblem, ProductId, QueryHandler, SaleId, Timestamp};
 use erp_service::{
     ApiError,
+    idempotency::{already_created, settle_create},
     trade::{TradeRequest, refusal},
 };
 use erp_store::{Filter, Page, ReadModel, ViewQuery, WriteStore};
@@ -56,15 +57,24 @@ impl SalesParts {
         &self,
         request: TradeRequest,
         correlation_id: &str,
+        key_id: Option<SaleId>,
     ) -> Result<Sale, ApiError> {
+        // A retry of a keyed request whose first try wrote: its answer,
+        // before any check (a sale's stock is gone by now).
+        if let Some(id) = key_id
+            && let Some(first) = already_created(self.store.as_ref(), &id.to_string()).await?
+        {
+            return Ok(first);
+        }
         self.check_stock(&request, correlation_id).await?;
-        let id = SaleId::new();
+        let id = key_id.unwrap_or_default(); // default: a fresh v7 id
         let origin = EventOrigin {
             source: SOURCE,
             correlation_id,
             publish: true,
         };
-        self.relay
+        let created = self
+            .relay
             .create(
                 self.store.as_ref(),
                 &id.to_string(),
@@ -73,8 +83,14 @@ impl SalesParts {
                 |a| a.0,
                 origin,
             )
-            .await
-            .map_err(ApiError::from)
+            .await;
+        settle_create(
+            self.store.as_ref(),
+            &id.to_string(),
+            key_id.is_some(),
+            created,
+        )
+        .await
     }
 
     /// Advisory: stock may still change before `sale.completed` is applied.

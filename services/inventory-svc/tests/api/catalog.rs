@@ -276,7 +276,7 @@ async fn concurrent_retries_with_one_key_create_once() {
     for r in attempts {
         if r.status() == StatusCode::CONFLICT {
             assert_eq!(r.headers()["retry-after"], "1");
-            assert_eq!(body(r).await.1["error"]["code"], "idempotency_key_in_use");
+            assert_eq!(body(r).await.1["error"]["code"], "request_in_progress");
         }
     }
     assert_eq!(app.get("/products").await.1.as_array().unwrap().len(), 1);
