@@ -65,6 +65,16 @@ pub struct CommonArgs {
     /// dead-letter redrive); unset = those routes are disabled (403).
     #[arg(long, env = "ERP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Hours an Idempotency-Key's record is kept after its last use; a
+    /// replay later than that is processed as a new request (a keyed
+    /// purchase or sale still finds the first by its derived id).
+    #[arg(
+        long,
+        env = "ERP_IDEMPOTENCY_RETENTION_HOURS",
+        default_value_t = 24,
+        value_parser = clap::value_parser!(u64).range(1..=8760)
+    )]
+    pub idempotency_retention_hours: u64,
     /// Log format.
     #[arg(long, env = "ERP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -96,6 +106,7 @@ impl CommonArgs {
             mongodb_uri: String::new(),
             api_token: None,
             admin_token: None,
+            idempotency_retention_hours: 24,
             log_format: LogFormat::Pretty,
         }
     }
@@ -105,6 +116,11 @@ impl CommonArgs {
         self.api_token
             .as_deref()
             .and_then(crate::auth::ApiToken::new)
+    }
+
+    /// `--idempotency-retention-hours` as a duration.
+    pub fn idempotency_retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idempotency_retention_hours * 60 * 60)
     }
 
     /// Who may call what: `--api-token` and `--admin-token`.

@@ -111,12 +111,23 @@ impl Stores {
         })
     }
 
-    /// Idempotency records.
-    pub fn idempotency(&self) -> Arc<dyn IdempotencyStore> {
+    /// Idempotency records, each kept `retention` after its last write
+    /// (on MongoDB, a TTL index deletes them after that).
+    pub async fn idempotency(&self, retention: Duration) -> Arc<dyn IdempotencyStore> {
         match self {
-            Self::Memory(_) => Arc::new(MemoryIdempotency::new(IDEMPOTENCY_LEASE)),
+            Self::Memory(_) => {
+                Arc::new(MemoryIdempotency::new(IDEMPOTENCY_LEASE).with_retention(retention))
+            }
             #[cfg(feature = "mongodb")]
-            Self::Mongo(db) => Arc::new(db.idempotency(IDEMPOTENCY_LEASE)),
+            Self::Mongo(db) => {
+                let records = db.idempotency(IDEMPOTENCY_LEASE).with_retention(retention);
+                if let Err(e) = records.ensure_expiry_index().await {
+                    // Down at start: expiry still holds per claim; the next
+                    // start creates the index that frees the space.
+                    tracing::warn!(error = %e, "could not create the idempotency TTL index");
+                }
+                Arc::new(records)
+            }
         }
     }
 

@@ -15,6 +15,8 @@
 //!
 //! Each suite panics with a message naming the broken guarantee.
 
+use std::time::Duration;
+
 use erp_core::{EventEnvelope, EventId, RawEnvelope, Timestamp};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -344,4 +346,39 @@ mod tests {
         assert_eq!(store.claim("s", "k", "f").await.unwrap(), Claim::Acquired);
         assert_eq!(store.claim("s", "k", "f").await.unwrap(), Claim::Acquired);
     }
+}
+
+/// An idempotency store built to keep records `retention` (keep it short,
+/// say 300 ms: this waits past it) forgets a key once that has passed since
+/// its last write: the same key is then acquired afresh, with any body.
+pub async fn idempotency_expires<S: IdempotencyStore + ?Sized>(store: &S, retention: Duration) {
+    let answer = StoredResponse {
+        status: 201,
+        body: br#"{"id":"1"}"#.to_vec(),
+        location: None,
+    };
+    assert_eq!(
+        store.claim("POST /x", "old", "f1").await.unwrap(),
+        Claim::Acquired
+    );
+    store
+        .complete("POST /x", "old", answer.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim("POST /x", "old", "f1").await.unwrap(),
+        Claim::Replay(answer),
+        "kept within the retention"
+    );
+    tokio::time::sleep(retention + retention / 2).await;
+    assert_eq!(
+        store.claim("POST /x", "old", "f2").await.unwrap(),
+        Claim::Acquired,
+        "expired: the key is new again, whatever the body"
+    );
+    assert_eq!(
+        store.claim("POST /x", "old", "f2").await.unwrap(),
+        Claim::InProgress,
+        "and claimed by that request"
+    );
 }

@@ -2,6 +2,12 @@ use async_trait::async_trait;
 
 use crate::StoreError;
 
+/// How long an idempotency record is kept after its last write when the
+/// service sets nothing else: 24 hours. A replay later than that is
+/// processed as a new request.
+pub const DEFAULT_IDEMPOTENCY_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(24 * 60 * 60);
+
 /// A final answer remembered for an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {

@@ -31,7 +31,7 @@ mod read;
 mod write;
 
 pub use error::StoreError;
-pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
+pub use idempotency::{Claim, DEFAULT_IDEMPOTENCY_RETENTION, IdempotencyStore, StoredResponse};
 pub use outbox::{Outbox, OutboxRecord};
 pub use read::{Filter, Order, Page, ReadModel, Totals, ViewQuery};
 pub use write::{Versioned, WriteStore};

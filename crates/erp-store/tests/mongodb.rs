@@ -31,6 +31,28 @@ async fn mongo_idempotency_passes_the_contract() {
 }
 
 #[tokio::test]
+async fn mongo_idempotency_records_expire() {
+    let db = mongo::fresh_database("erp_test").await;
+    let retention = Duration::from_millis(300);
+    let records = db
+        .idempotency(Duration::from_secs(30))
+        .with_retention(retention);
+    records.ensure_expiry_index().await.unwrap();
+    records.ensure_expiry_index().await.unwrap();
+    contract::idempotency_expires(&records, retention).await;
+    // The TTL index MongoDB expires records with (the test server keeps
+    // it but does not run a TTL monitor; claims expire records anyway).
+    let indexes = db
+        .database()
+        .collection::<mongodb::bson::Document>("idempotency")
+        .list_index_names()
+        .await
+        .unwrap();
+    assert!(indexes.iter().any(|i| i == "expires_at_ttl"), "{indexes:?}");
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
 async fn data_stays_in_its_own_database() {
     let db = mongo::fresh_database("erp_test").await;
     let store = db.write_store::<contract::SampleAggregate>("aggregates");

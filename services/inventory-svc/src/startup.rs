@@ -96,8 +96,14 @@ impl Application {
             }))
             .with(FnCheck::new("consumer", true, move || *attached.borrow()));
         let router = erp_service::http::finish(
-            api::router(inventory.clone(), stores.idempotency(), bus.clone())
-                .merge(erp_service::health::routes(health.clone())),
+            api::router(
+                inventory.clone(),
+                stores
+                    .idempotency(config.common.idempotency_retention())
+                    .await,
+                bus.clone(),
+            )
+            .merge(erp_service::health::routes(health.clone())),
             "inventory-svc",
             config.common.access(),
         );

@@ -47,7 +47,13 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
     });
     let health = publisher_health(&stores, bus);
     let router = erp_service::http::finish(
-        api::router(purchases, stores.idempotency()).merge(erp_service::health::routes(health)),
+        api::router(
+            purchases,
+            stores
+                .idempotency(config.common.idempotency_retention())
+                .await,
+        )
+        .merge(erp_service::health::routes(health)),
         "purchase-svc",
         config.common.access(),
     );

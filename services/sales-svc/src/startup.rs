@@ -46,7 +46,13 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
     });
     let health = publisher_health(&stores, bus);
     let router = erp_service::http::finish(
-        api::router(sales, stores.idempotency()).merge(erp_service::health::routes(health)),
+        api::router(
+            sales,
+            stores
+                .idempotency(config.common.idempotency_retention())
+                .await,
+        )
+        .merge(erp_service::health::routes(health)),
         "sales-svc",
         config.common.access(),
     );

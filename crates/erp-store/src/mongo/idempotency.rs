@@ -1,12 +1,17 @@
 //! Idempotency records keyed by `_id` = scope + key, so two concurrent
-//! claims of one key cannot both insert.
+//! claims of one key cannot both insert. Each carries `expires_at`
+//! (retention after its last write): MongoDB's TTL index on it deletes
+//! expired records, and a claim treats an expired record as absent, so the
+//! retention holds also where the TTL monitor runs late or not at all (the
+//! test server has none).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use mongodb::{
-    Collection,
-    bson::{Binary, Document, doc, spec::BinarySubtype},
+    Collection, IndexModel,
+    bson::{Binary, DateTime, Document, doc, spec::BinarySubtype},
+    options::IndexOptions,
 };
 
 use super::{corrupt, is_duplicate_key, unavailable};
@@ -17,11 +22,47 @@ use crate::{Claim, IdempotencyStore, StoreError, StoredResponse};
 pub struct MongoIdempotency {
     collection: Collection<Document>,
     lease: Duration,
+    retention: Duration,
 }
 
 impl MongoIdempotency {
     pub(super) fn new(collection: Collection<Document>, lease: Duration) -> Self {
-        Self { collection, lease }
+        Self {
+            collection,
+            lease,
+            retention: crate::DEFAULT_IDEMPOTENCY_RETENTION,
+        }
+    }
+
+    /// Keeps each record `retention` after its last write; a key used again
+    /// after that is processed afresh.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Creates the TTL index that deletes expired records (idempotent).
+    pub async fn ensure_expiry_index(&self) -> Result<(), StoreError> {
+        self.collection
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"expires_at": 1})
+                    .options(
+                        IndexOptions::builder()
+                            .expire_after(Duration::ZERO)
+                            .name("expires_at_ttl".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn expiry(&self, now_ms: i64) -> DateTime {
+        let retention = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
+        DateTime::from_millis(now_ms.saturating_add(retention))
     }
 }
 
@@ -52,9 +93,10 @@ impl IdempotencyStore for MongoIdempotency {
         let now = now_millis();
         let inserted = self
             .collection
-            .insert_one(
-                doc! {"_id": &id, "fingerprint": fingerprint, "state": "in_progress", "since": now},
-            )
+            .insert_one(doc! {
+                "_id": &id, "fingerprint": fingerprint, "state": "in_progress", "since": now,
+                "expires_at": self.expiry(now),
+            })
             .await;
         match inserted {
             Ok(_) => return Ok(Claim::Acquired),
@@ -70,6 +112,31 @@ impl IdempotencyStore for MongoIdempotency {
             // Released between our insert and read: try once more later.
             return Ok(Claim::InProgress);
         };
+        if let Ok(expired) = existing.get_datetime("expires_at")
+            && expired.timestamp_millis() <= now
+        {
+            // Past its retention: the key is new again. Guarded, so one
+            // claimant wins.
+            let taken = self
+                .collection
+                .update_one(
+                    doc! {"_id": &id, "expires_at": *expired},
+                    doc! {
+                        "$set": {
+                            "fingerprint": fingerprint, "state": "in_progress", "since": now,
+                            "expires_at": self.expiry(now),
+                        },
+                        "$unset": {"response": ""},
+                    },
+                )
+                .await
+                .map_err(unavailable)?;
+            return Ok(if taken.modified_count == 1 {
+                Claim::Acquired
+            } else {
+                Claim::InProgress
+            });
+        }
         if existing.get_str("fingerprint").map_err(corrupt)? != fingerprint {
             return Ok(Claim::Mismatch);
         }
@@ -86,7 +153,7 @@ impl IdempotencyStore for MongoIdempotency {
             .collection
             .update_one(
                 doc! {"_id": &id, "state": "in_progress", "since": since},
-                doc! {"$set": {"since": now}},
+                doc! {"$set": {"since": now, "expires_at": self.expiry(now)}},
             )
             .await
             .map_err(unavailable)?;
@@ -113,7 +180,9 @@ impl IdempotencyStore for MongoIdempotency {
         self.collection
             .update_one(
                 doc! {"_id": slot(scope, key), "state": "in_progress"},
-                doc! {"$set": {"state": "done", "response": stored}},
+                doc! {"$set": {
+                    "state": "done", "response": stored, "expires_at": self.expiry(now_millis()),
+                }},
             )
             .await
             .map_err(unavailable)?;
