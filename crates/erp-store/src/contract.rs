@@ -319,35 +319,6 @@ pub async fn idempotency<S: IdempotencyStore + ?Sized>(store: &S) {
     assert_eq!(acquired, 1, "exactly one concurrent claim wins: {claims:?}");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
-
-    #[tokio::test]
-    async fn memory_write_store_passes_the_contract() {
-        let outbox = MemoryOutbox::new();
-        write_store(&MemoryWriteStore::new(outbox.clone()), &outbox).await;
-    }
-
-    #[tokio::test]
-    async fn memory_read_model_passes_the_contract() {
-        read_model(&MemoryReadModel::new()).await;
-    }
-
-    #[tokio::test]
-    async fn memory_idempotency_passes_the_contract() {
-        idempotency(&MemoryIdempotency::default()).await;
-    }
-
-    #[tokio::test]
-    async fn lapsed_claims_can_be_taken_over() {
-        let store = MemoryIdempotency::new(std::time::Duration::ZERO);
-        assert_eq!(store.claim("s", "k", "f").await.unwrap(), Claim::Acquired);
-        assert_eq!(store.claim("s", "k", "f").await.unwrap(), Claim::Acquired);
-    }
-}
-
 /// An idempotency store built to keep records `retention` (keep it short,
 /// say 300 ms: this waits past it) forgets a key once that has passed since
 /// its last write: the same key is then acquired afresh, with any body.
@@ -381,4 +352,33 @@ pub async fn idempotency_expires<S: IdempotencyStore + ?Sized>(store: &S, retent
         Claim::InProgress,
         "and claimed by that request"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore};
+
+    #[tokio::test]
+    async fn memory_write_store_passes_the_contract() {
+        let outbox = MemoryOutbox::new();
+        write_store(&MemoryWriteStore::new(outbox.clone()), &outbox).await;
+    }
+
+    #[tokio::test]
+    async fn memory_read_model_passes_the_contract() {
+        read_model(&MemoryReadModel::new()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_idempotency_passes_the_contract() {
+        idempotency(&MemoryIdempotency::default()).await;
+    }
+
+    #[tokio::test]
+    async fn lapsed_claims_can_be_taken_over() {
+        let store = MemoryIdempotency::new(std::time::Duration::ZERO);
+        assert_eq!(store.claim("s", "k", "f").await.unwrap(), Claim::Acquired);
+        assert_eq!(store.claim("s", "k", "f").await.unwrap(), Claim::Acquired);
+    }
 }
