@@ -41,16 +41,10 @@ pub fn redrives(headers: &Headers) -> u32 {
 /// when it is a UUID (request ids are), so every event of one request shares
 /// a trace; the span id comes from the event id.
 fn traceparent(envelope: &RawEnvelope) -> String {
-    let trace = uuid_hex(&envelope.correlation_id)
+    let trace = erp_core::trace::trace_id(&envelope.correlation_id)
         .unwrap_or_else(|| envelope.id.as_uuid().simple().to_string());
     let span = &envelope.id.as_uuid().simple().to_string()[16..];
-    format!("00-{trace}-{span}-01")
-}
-
-fn uuid_hex(s: &str) -> Option<String> {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    (hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) && hex.chars().any(|c| c != '0'))
-        .then(|| hex.to_ascii_lowercase())
+    erp_core::trace::traceparent(&trace, span)
 }
 
 /// A message to publish.

@@ -174,8 +174,9 @@ pub(crate) fn record_disposition(queue: &str, disposition: &Disposition, dead_le
     }
 }
 
-/// The span a delivery is handled in: queue, message id, correlation id and
-/// attempt, so a handler's logs join the request that caused the event.
+/// The span a delivery is handled in: queue, message id, correlation id,
+/// trace id (from its `traceparent`) and attempt, so a handler's logs join
+/// the request and the trace that caused the event.
 pub(crate) fn message_span(queue: &str, delivery: &crate::Delivery) -> tracing::Span {
     tracing::info_span!(
         "message",
@@ -185,6 +186,11 @@ pub(crate) fn message_span(queue: &str, delivery: &crate::Delivery) -> tracing::
             .headers
             .get(crate::CORRELATION_HEADER)
             .map_or("", String::as_str),
+        trace_id = delivery
+            .headers
+            .get(crate::TRACEPARENT_HEADER)
+            .and_then(|tp| erp_core::trace::trace_id_of_traceparent(tp))
+            .unwrap_or(""),
         attempt = delivery.attempt,
     )
 }

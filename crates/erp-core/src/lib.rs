@@ -11,6 +11,7 @@
 //! | [`events`] | the integration events: [`PurchaseCompleted`], [`SaleCompleted`], [`StockChanged`] |
 //! | [`cqrs`] | the CQRS traits: [`Aggregate`] (decide + apply), [`Projection`], [`QueryHandler`] |
 //! | [`schema`] | JSON Schemas of the events, generated from these types |
+//! | [`trace`] | W3C `traceparent`: one trace id per request across services |
 //! | [`validation`] | [`Problems`], a collector that reports *every* invalid field at once |
 //!
 //! Start with [`EventEnvelope`] and [`Aggregate`]: a command is handled by an
@@ -27,6 +28,7 @@ pub mod events;
 pub mod id;
 pub mod schema;
 pub mod time;
+pub mod trace;
 pub mod validation;
 
 pub use amount::{AmountError, Money, Quantity};

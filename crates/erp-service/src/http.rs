@@ -80,9 +80,46 @@ pub fn finish(router: Router, service: &'static str, access: crate::auth::Access
             },
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(RequestSpan("http")))
         // Outermost, so the id exists before tracing and handlers run.
         .layer(SetRequestIdLayer::x_request_id(CorrelationIds))
+}
+
+/// The span of one incoming request (REST, or gRPC with `RequestSpan("grpc")`):
+/// method, path, its request id and its trace id: that of its
+/// `traceparent`, else the one its request id stands for, so the spans of
+/// one request in every service share a trace id. At DEBUG, like
+/// tower-http's default span, so it costs nothing unless asked for
+/// (`RUST_LOG=erp_service::http=debug`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSpan(pub &'static str);
+
+impl<B> tower_http::trace::MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, request: &http::Request<B>) -> tracing::Span {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return tracing::Span::none();
+        }
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
+        let request_id = header(REQUEST_ID);
+        let trace_id = erp_core::trace::trace_id_of_traceparent(header("traceparent"))
+            .map(str::to_owned)
+            .or_else(|| erp_core::trace::trace_id(request_id))
+            .unwrap_or_default();
+        tracing::debug_span!(
+            "request",
+            protocol = self.0,
+            method = %request.method(),
+            path = request.uri().path(),
+            request_id,
+            trace_id,
+        )
+    }
 }
 
 /// Makes the request id of a request that has no `x-request-id`: the trace

@@ -161,7 +161,10 @@ impl Application {
             |cancel| async move {
                 let grpc_health = grpc::health(readiness, cancel.clone());
                 tonic::transport::Server::builder()
-                    .layer(tower_http::trace::TraceLayer::new_for_grpc())
+                    .layer(
+                        tower_http::trace::TraceLayer::new_for_grpc()
+                            .make_span_with(erp_service::http::RequestSpan("grpc")),
+                    )
                     .add_service(grpc_service)
                     .add_service(reflection_v1)
                     .add_service(reflection_v1alpha)

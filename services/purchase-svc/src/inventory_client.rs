@@ -97,6 +97,11 @@ impl InventoryClient {
         if let Ok(id) = correlation_id.parse() {
             request.metadata_mut().insert("x-request-id", id);
         }
+        if let Some(tp) = erp_core::trace::outbound_traceparent(correlation_id)
+            && let Ok(tp) = tp.parse()
+        {
+            request.metadata_mut().insert("traceparent", tp);
+        }
         if let Some(token) = &self.token
             && let Ok(v) = tonic::metadata::MetadataValue::try_from(token.bearer().as_bytes())
         {

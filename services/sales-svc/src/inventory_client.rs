@@ -75,6 +75,9 @@ impl StockClient {
         let mut request = http::Request::get(uri)
             .header(ATTEMPT_HEADER, "1")
             .header("x-request-id", correlation_id);
+        if let Some(tp) = erp_core::trace::outbound_traceparent(correlation_id) {
+            request = request.header("traceparent", tp);
+        }
         if let Some(token) = &self.token {
             request = request.header(http::header::AUTHORIZATION, token.bearer());
         }
