@@ -331,34 +331,45 @@ async fn competing_consumers_share_a_queue<B: EventBus + ?Sized>(bus: &B, run: &
     };
     let (a, mut seen_a) = recorder(slow);
     let (b, mut seen_b) = recorder(slow);
-    let _a = bus
-        .subscribe(Subscription::new(&queue, &[&key]), a)
-        .await
-        .unwrap();
-    let _b = bus
-        .subscribe(Subscription::new(&queue, &[&key]), b)
-        .await
-        .unwrap();
+    // One message at a time each: while one consumer holds a message, the
+    // next can only go to the other.
+    let one_at_a_time = || {
+        let mut s = Subscription::new(&queue, &[&key]);
+        s.prefetch = 1;
+        s.concurrency = 1;
+        s
+    };
+    let _a = bus.subscribe(one_at_a_time(), a).await.unwrap();
+    let _b = bus.subscribe(one_at_a_time(), b).await.unwrap();
     let sent: Vec<_> = (0..20).map(|i| message(&key, &i.to_string())).collect();
     for m in &sent {
         bus.publish(m.clone()).await.unwrap();
     }
-    let mut ids = Vec::new();
+    let (mut by_a, mut by_b) = (Vec::new(), Vec::new());
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while ids.len() < sent.len() && tokio::time::Instant::now() < deadline {
+    while by_a.len() + by_b.len() < sent.len() && tokio::time::Instant::now() < deadline {
         tokio::select! {
-            Some(d) = seen_a.recv() => ids.push(d.message_id.unwrap()),
-            Some(d) = seen_b.recv() => ids.push(d.message_id.unwrap()),
+            Some(d) = seen_a.recv() => by_a.push(d.message_id.unwrap()),
+            Some(d) = seen_b.recv() => by_b.push(d.message_id.unwrap()),
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
+    // Nothing more may come: a message handled twice would show up here.
     tokio::time::sleep(Duration::from_millis(200)).await;
     while let Ok(d) = seen_a.try_recv() {
-        ids.push(d.message_id.unwrap());
+        by_a.push(d.message_id.unwrap());
     }
     while let Ok(d) = seen_b.try_recv() {
-        ids.push(d.message_id.unwrap());
+        by_b.push(d.message_id.unwrap());
     }
+    assert!(
+        !by_a.is_empty() && !by_b.is_empty(),
+        "both consumers take part: {} and {} of {}",
+        by_a.len(),
+        by_b.len(),
+        sent.len()
+    );
+    let mut ids: Vec<_> = by_a.into_iter().chain(by_b).collect();
     ids.sort();
     let mut want: Vec<_> = sent.into_iter().map(|m| m.message_id).collect();
     want.sort();

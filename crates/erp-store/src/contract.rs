@@ -319,6 +319,47 @@ pub async fn idempotency<S: IdempotencyStore + ?Sized>(store: &S) {
     assert_eq!(acquired, 1, "exactly one concurrent claim wins: {claims:?}");
 }
 
+/// Many claims of one new key at once, each on its own task (run this on a
+/// multi-threaded runtime, so they truly overlap): exactly one wins, the
+/// others see it in progress. Races `rounds` fresh keys.
+pub async fn idempotency_race<S: IdempotencyStore + 'static>(
+    store: std::sync::Arc<S>,
+    rounds: usize,
+) {
+    const CLAIMANTS: usize = 32;
+    for round in 0..rounds {
+        let key = format!("race-{round}");
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(CLAIMANTS));
+        let tasks: Vec<_> = (0..CLAIMANTS)
+            .map(|_| {
+                let (store, start, key) = (store.clone(), start.clone(), key.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.claim("POST /race", &key, "f").await
+                })
+            })
+            .collect();
+        let mut claims = Vec::new();
+        for t in tasks {
+            claims.push(t.await.expect("a claim task panicked"));
+        }
+        let acquired = claims
+            .iter()
+            .filter(|c| matches!(c, Ok(Claim::Acquired)))
+            .count();
+        assert_eq!(
+            acquired, 1,
+            "exactly one of {CLAIMANTS} racing claims wins: {claims:?}"
+        );
+        assert!(
+            claims
+                .iter()
+                .all(|c| matches!(c, Ok(Claim::Acquired | Claim::InProgress))),
+            "{claims:?}"
+        );
+    }
+}
+
 /// An idempotency store built to keep records `retention` (keep it short,
 /// say 300 ms: this waits past it) forgets a key once that has passed since
 /// its last write: the same key is then acquired afresh, with any body.

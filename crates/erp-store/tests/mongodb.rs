@@ -30,6 +30,17 @@ async fn mongo_idempotency_passes_the_contract() {
     db.drop_database().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mongo_idempotency_claims_race_on_many_tasks() {
+    let db = mongo::fresh_database("erp_test").await;
+    contract::idempotency_race(
+        std::sync::Arc::new(db.idempotency(Duration::from_secs(30))),
+        5,
+    )
+    .await;
+    db.drop_database().await.unwrap();
+}
+
 #[tokio::test]
 async fn mongo_idempotency_records_expire() {
     let db = mongo::fresh_database("erp_test").await;

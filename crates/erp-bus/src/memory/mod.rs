@@ -316,6 +316,11 @@ async fn consume(
             continue;
         }
         settle(&queue, delivery, disposition, max_attempts);
+        // Let the other consumers of the queue (waiting in line for its
+        // lock) take the next message, as a broker dispatches round-robin;
+        // without this a consumer whose handler never waits would take
+        // every message.
+        tokio::task::yield_now().await;
     }
 }
 

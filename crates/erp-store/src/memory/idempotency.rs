@@ -212,6 +212,12 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_claims_on_many_threads_let_exactly_one_win() {
+        let store = Arc::new(MemoryIdempotency::default());
+        crate::contract::idempotency_race(store, 50).await;
+    }
+
     #[tokio::test]
     async fn memory_idempotency_records_expire_by_the_contract() {
         let retention = Duration::from_millis(300);
