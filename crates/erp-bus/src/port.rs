@@ -151,6 +151,11 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Whether the bus is connected now.
     fn status(&self) -> BusStatus;
+
+    /// Closes the connection cleanly, at the end of a graceful shutdown
+    /// (after consumers stopped and the relay finished). Nothing to do for
+    /// buses without a connection.
+    async fn close(&self) {}
 }
 
 /// Counts a message the bus accepted: `erp_events_published_total` by event

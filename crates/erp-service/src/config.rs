@@ -75,6 +75,10 @@ pub struct CommonArgs {
         value_parser = clap::value_parser!(u64).range(1..=8760)
     )]
     pub idempotency_retention_hours: u64,
+    /// Seconds a SIGTERM/SIGINT shutdown may take: in-flight requests and
+    /// messages finish within it, then the process exits anyway.
+    #[arg(long, env = "ERP_SHUTDOWN_GRACE_SECS", default_value_t = 15)]
+    pub shutdown_grace_secs: u64,
     /// Log format.
     #[arg(long, env = "ERP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -107,6 +111,7 @@ impl CommonArgs {
             api_token: None,
             admin_token: None,
             idempotency_retention_hours: 24,
+            shutdown_grace_secs: 15,
             log_format: LogFormat::Pretty,
         }
     }
@@ -116,6 +121,11 @@ impl CommonArgs {
         self.api_token
             .as_deref()
             .and_then(crate::auth::ApiToken::new)
+    }
+
+    /// `--shutdown-grace-secs` as a duration.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs)
     }
 
     /// `--idempotency-retention-hours` as a duration.

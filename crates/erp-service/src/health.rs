@@ -3,9 +3,13 @@
 //! `{"status":"ready","checks":{"bus":{"status":"up","required":true}}}`.
 //! Readiness is 503 when a *required* check is down; optional checks only
 //! show in the body (a purchase service keeps taking orders while the broker
-//! is down, its outbox holds the events).
+//! is down, its outbox holds the events). From the moment shutdown begins
+//! ([`Health::start_draining`]) readiness is 503 with status `draining`.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use async_trait::async_trait;
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
@@ -57,10 +61,11 @@ impl<F: Fn() -> bool + Send + Sync> HealthCheck for FnCheck<F> {
     }
 }
 
-/// The checks behind `/health/ready`.
+/// The checks behind `/health/ready`. Clones share the draining flag.
 #[derive(Clone, Default)]
 pub struct Health {
     checks: Vec<Arc<dyn HealthCheck>>,
+    draining: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Health {
@@ -83,6 +88,17 @@ impl Health {
         self
     }
 
+    /// Shutdown has begun: readiness is 503 from now on, whatever the
+    /// checks say, so load balancers and the gRPC health watch stop sending.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Health::start_draining`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
     /// Runs every check: whether ready, and the body.
     pub async fn report(&self) -> (bool, Value) {
         let mut ready = true;
@@ -95,7 +111,14 @@ impl Health {
                 json!({"status": if up { "up" } else { "down" }, "required": c.required()}),
             );
         }
-        let status = if ready { "ready" } else { "not_ready" };
+        let status = if self.is_draining() {
+            ready = false;
+            "draining"
+        } else if ready {
+            "ready"
+        } else {
+            "not_ready"
+        };
         (ready, json!({"status": status, "checks": checks}))
     }
 }
@@ -109,7 +132,7 @@ pub async fn live() -> Json<Value> {
 /// Every required dependency answers; the body lists each one.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses(
     (status = 200, description = "ready; body lists each dependency"),
-    (status = 503, description = "a required dependency is down"),
+    (status = 503, description = "a required dependency is down, or the service is shutting down (`draining`)"),
 ))]
 pub async fn ready(State(h): State<Health>) -> (StatusCode, Json<Value>) {
     let (ready, body) = h.report().await;
@@ -132,6 +155,18 @@ pub fn routes(health: Health) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn draining_makes_readiness_fail_for_every_clone() {
+        let h = Health::new().with(FnCheck::new("store", true, || true));
+        let served = h.clone();
+        assert!(served.report().await.0);
+        h.start_draining();
+        let (ready, body) = served.report().await;
+        assert!(!ready);
+        assert_eq!(body["status"], "draining");
+        assert_eq!(body["checks"]["store"]["status"], "up");
+    }
 
     #[tokio::test]
     async fn only_required_checks_decide_readiness() {

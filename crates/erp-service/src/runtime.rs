@@ -1,7 +1,11 @@
 //! Running a service: its REST server and outbox relay (plus any other
-//! server the service adds) until a shutdown future completes.
+//! server the service adds) until a shutdown future completes, then a
+//! graceful stop: readiness turns 503 at once, the servers stop accepting
+//! and finish what is in flight (the `extra` part stops consuming the same
+//! way, leaving unacknowledged messages to the broker), the relay finishes
+//! its pass, all within the grace period.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
@@ -9,37 +13,74 @@ use erp_bus::relay::OutboxRelay;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// How a service stops: the readiness to turn 503 when shutdown begins, and
+/// how long in-flight work may take after that.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    /// The readiness served by the service.
+    pub health: crate::health::Health,
+    /// The longest a graceful stop may take.
+    pub grace: Duration,
+}
+
 /// Serves `router` on `listener` and runs `relay`; `extra` is any other
-/// server, handed a token that fires on shutdown. Returns when `shutdown`
-/// completes and everything has stopped, or when a server fails.
+/// server (or consumer), handed a token that fires when shutdown begins.
+/// Returns when `shutdown` completes and everything has stopped (or the
+/// grace period ran out), or when a server fails.
 pub async fn run<E>(
     listener: TcpListener,
     router: Router,
     relay: OutboxRelay,
     extra: impl FnOnce(CancellationToken) -> E,
+    lifecycle: Lifecycle,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()>
 where
     E: Future<Output = anyhow::Result<()>>,
 {
     let cancel = CancellationToken::new();
-    let relay = tokio::spawn(relay.run(cancel.clone()));
+    // The relay stops last: whatever the servers wrote while draining is
+    // still handed on.
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(relay.run(relay_stop.clone()));
     let stop = cancel.clone();
+    let health = lifecycle.health.clone();
+    let grace = lifecycle.grace;
     tokio::spawn(async move {
         shutdown.await;
+        health.start_draining();
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: not ready, draining in-flight work"
+        );
         stop.cancel();
     });
     let http = crate::http::serve(listener, router, cancel.clone().cancelled_owned());
-    let (http, extra) = tokio::join!(
-        async {
-            let r = http.await.context("REST server");
-            cancel.cancel();
-            r
-        },
-        extra(cancel.clone())
-    );
+    let servers = async {
+        tokio::join!(
+            async {
+                let r = http.await.context("REST server");
+                cancel.cancel();
+                r
+            },
+            extra(cancel.clone())
+        )
+    };
+    let out_of_time = async {
+        cancel.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    let (http, extra) = tokio::select! {
+        done = servers => done,
+        () = out_of_time => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over; abandoning in-flight work");
+            (Ok(()), Ok(()))
+        }
+    };
     cancel.cancel();
+    relay_stop.cancel();
     let _ = relay.await;
+    tracing::info!("stopped");
     http?;
     extra
 }
@@ -51,6 +92,7 @@ pub struct HttpService {
     http: TcpListener,
     router: Router,
     relay: OutboxRelay,
+    lifecycle: Lifecycle,
 }
 
 impl std::fmt::Debug for HttpService {
@@ -62,11 +104,13 @@ impl std::fmt::Debug for HttpService {
 }
 
 impl HttpService {
-    /// Binds `addr` for `router`, to run with `relay`.
+    /// Binds `addr` for `router`, to run with `relay` and stop as
+    /// `lifecycle` says.
     pub async fn bind(
         addr: SocketAddr,
         router: Router,
         relay: OutboxRelay,
+        lifecycle: Lifecycle,
     ) -> anyhow::Result<Self> {
         let http = TcpListener::bind(addr)
             .await
@@ -75,6 +119,7 @@ impl HttpService {
             http,
             router,
             relay,
+            lifecycle,
         })
     }
 
@@ -95,6 +140,7 @@ impl HttpService {
             self.router,
             self.relay,
             |_| async { Ok(()) },
+            self.lifecycle,
             shutdown,
         )
         .await

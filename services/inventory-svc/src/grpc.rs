@@ -57,42 +57,6 @@ pub fn reflection() -> anyhow::Result<(
     Ok((v1, v1alpha))
 }
 
-/// How often the gRPC health status follows `/health/ready`.
-const HEALTH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The standard `grpc.health.v1.Health` service (what gRPC load balancers
-/// and Kubernetes gRPC probes ask), serving exactly when `/health/ready`
-/// answers 200: for the whole server (`""`) and for
-/// `erp.inventory.v1.Inventory`. A task re-runs the readiness checks every
-/// second until `stop` fires.
-pub fn health(
-    readiness: erp_service::health::Health,
-    stop: tokio_util::sync::CancellationToken,
-) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health> {
-    use tonic::server::NamedService;
-    use tonic_health::ServingStatus;
-    let (reporter, service) = tonic_health::server::health_reporter();
-    let names = ["", <InventoryServer<InventoryGrpc> as NamedService>::NAME];
-    tokio::spawn(async move {
-        loop {
-            let (ready, _) = readiness.report().await;
-            let status = if ready {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            for name in names {
-                reporter.set_service_status(name, status).await;
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(HEALTH_EVERY) => {}
-            }
-        }
-    });
-    service
-}
-
 impl From<InventoryError> for Status {
     fn from(e: InventoryError) -> Self {
         match e {

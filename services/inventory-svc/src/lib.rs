@@ -15,7 +15,8 @@
 //! | [`app`] | commands and queries used by every adapter below |
 //! | [`consumer`] | the bus handler applying events to the ledger and publishing `stock.changed` |
 //! | [`api`] | REST routes |
-//! | [`grpc`] | gRPC service, server reflection and `grpc.health.v1` |
+//! | [`grpc`] | gRPC service and server reflection |
+//! | [`grpc_health`] | `grpc.health.v1`, following readiness, ending its watches at shutdown |
 //! | [`config`], [`startup`] | flags and wiring; `main.rs` only calls them |
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod catalog;
 pub mod config;
 pub mod consumer;
 pub mod grpc;
+pub mod grpc_health;
 mod known;
 pub mod projections;
 pub mod startup;

@@ -44,6 +44,7 @@ pub struct Application {
     consumer: SubscriptionHandle,
     token: Option<erp_service::auth::ApiToken>,
     health: Health,
+    grace: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -123,6 +124,7 @@ impl Application {
             consumer,
             token: config.common.token(),
             health,
+            grace: config.common.shutdown_grace(),
         })
     }
 
@@ -145,22 +147,30 @@ impl Application {
         &self.inventory
     }
 
-    /// Serves REST and gRPC, consumes and runs the relay until `shutdown` completes.
+    /// Serves REST and gRPC, consumes and runs the relay until `shutdown`
+    /// completes; then stops gracefully (see [`erp_service::runtime`]): the
+    /// consumer takes no new message, lets those in flight finish and
+    /// leaves the rest unacknowledged for redelivery.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grpc_service = grpc::server(self.inventory.clone(), self.token.clone());
         let (reflection_v1, reflection_v1alpha) = grpc::reflection()?;
+        let lifecycle = erp_service::runtime::Lifecycle {
+            health: self.health.clone(),
+            grace: self.grace,
+        };
         let readiness = self.health;
         let grpc_listener = self.grpc;
-        let result = erp_service::runtime::run(
+        let consumer = self.consumer;
+        erp_service::runtime::run(
             self.http,
             self.router,
             self.relay,
             |cancel| async move {
-                let grpc_health = grpc::health(readiness, cancel.clone());
-                tonic::transport::Server::builder()
+                let grpc_health = crate::grpc_health::service(readiness, cancel.clone());
+                let grpc = tonic::transport::Server::builder()
                     .layer(
                         tower_http::trace::TraceLayer::new_for_grpc()
                             .make_span_with(erp_service::http::RequestSpan("grpc")),
@@ -171,15 +181,24 @@ impl Application {
                     .add_service(grpc_health)
                     .serve_with_incoming_shutdown(
                         tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
-                        cancel.cancelled_owned(),
-                    )
-                    .await
-                    .context("gRPC server")
+                        cancel.clone().cancelled_owned(),
+                    );
+                let grpc = async {
+                    let r = grpc.await;
+                    // A failed gRPC server stops the whole service.
+                    cancel.cancel();
+                    r
+                };
+                let stop_consuming = async {
+                    cancel.cancelled().await;
+                    consumer.stop().await;
+                };
+                let (grpc, ()) = tokio::join!(grpc, stop_consuming);
+                grpc.context("gRPC server")
             },
+            lifecycle,
             shutdown,
         )
-        .await;
-        self.consumer.stop().await;
-        result
+        .await
     }
 }

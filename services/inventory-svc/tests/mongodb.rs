@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Service, free_ports, purchase_message};
+use common::{Service, free_ports, on_test_servers, purchase_message};
 
 use erp_bus::EventBus;
 use erp_core::{EventId, ProductId, StoreId, Timestamp};
@@ -254,19 +254,7 @@ async fn the_binary_keeps_products_stock_and_ledger_across_sigkill_in_its_own_da
     let [http, grpc] = free_ports();
     let bus = rabbit::connect().await;
 
-    let (mongodb_uri, amqp_url) = (mongo::uri(), rabbit::url());
-    let args = [
-        "--store",
-        "mongodb",
-        "--bus",
-        "rabbitmq",
-        "--database",
-        &name,
-        "--mongodb-uri",
-        &mongodb_uri,
-        "--amqp-url",
-        &amqp_url,
-    ];
+    let args = on_test_servers(&name, &[]);
     let mut service = Service::start(&args, http, grpc);
     service
         .wait("ready", "/health/ready", |s, _| s == 200)

@@ -6,9 +6,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     erp_service::telemetry::init(config.common.log_format);
     let bus = config.common.connect_bus().await?;
-    let app = startup::build(&config, bus).await?;
+    let app = startup::build(&config, bus.clone()).await?;
     tracing::info!(http = %app.http_addr(), "sales-svc started");
     erp_service::auth::warn_if_exposed(&[app.http_addr()], &config.common.access());
-    app.run_until_stopped(erp_service::http::shutdown_signal())
-        .await
+    let stopped = app
+        .run_until_stopped(erp_service::http::shutdown_signal())
+        .await;
+    bus.close().await;
+    stopped
 }

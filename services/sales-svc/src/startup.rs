@@ -52,9 +52,13 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
                 .idempotency(config.common.idempotency_retention())
                 .await,
         )
-        .merge(erp_service::health::routes(health)),
+        .merge(erp_service::health::routes(health.clone())),
         "sales-svc",
         config.common.access(),
     );
-    HttpService::bind(config.http_addr, router, relay).await
+    let lifecycle = erp_service::runtime::Lifecycle {
+        health,
+        grace: config.common.shutdown_grace(),
+    };
+    HttpService::bind(config.http_addr, router, relay, lifecycle).await
 }

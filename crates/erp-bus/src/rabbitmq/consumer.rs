@@ -53,16 +53,17 @@ async fn run(
             Ok((channel, consumer)) => {
                 attached.send_replace(true);
                 tracing::info!(queue = %sub.queue, "consumer attached");
+                // On cancel: take no new delivery, let those being handled
+                // finish, then close the channel; the broker redelivers
+                // what was prefetched but not handled (never dead-lettered).
                 let work = consumer
+                    .take_until(cancel.clone().cancelled_owned())
                     .take_while(|d| ready(d.is_ok()))
                     .filter_map(|d| ready(d.ok()))
                     .for_each_concurrent(sub.concurrency.max(1), |d| {
                         process(&live, &bus.shared.config, &sub, handler.as_ref(), d)
                     });
-                tokio::select! {
-                    _ = work => {}
-                    _ = cancel.cancelled() => {}
-                }
+                work.await;
                 attached.send_replace(false);
                 if cancel.is_cancelled() {
                     let _ = channel.close(200, "consumer stopped").await;

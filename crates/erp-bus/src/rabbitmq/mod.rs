@@ -423,4 +423,13 @@ impl EventBus for RabbitBus {
             connected: self.live().is_ok(),
         }
     }
+
+    async fn close(&self) {
+        let live = self.shared.live.send_replace(None);
+        self.shutdown();
+        if let Some(live) = live {
+            // Closed here, awaited: the process may exit right after.
+            let _ = live.connection.close(200, "shutting down").await;
+        }
+    }
 }

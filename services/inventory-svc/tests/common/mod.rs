@@ -33,6 +33,29 @@ pub fn purchase_message(product: &str, quantity: i64) -> OutgoingMessage {
     OutgoingMessage::from_envelope(&event.into_raw())
 }
 
+/// The flags that run the binary on the test servers (RabbitMQ and the
+/// MongoDB-wire server) in `database`, plus `extra`.
+#[allow(dead_code)] // database_down.rs runs its own database server
+pub fn on_test_servers(database: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--store",
+        "mongodb",
+        "--bus",
+        "rabbitmq",
+        "--database",
+        database,
+        "--mongodb-uri",
+        &erp_store::mongo::testing::uri(),
+        "--amqp-url",
+        &erp_bus::rabbitmq::testing::url(),
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
+}
+
 /// `N` distinct ports nothing listens on right now. Every listener is held
 /// until all ports are known: a port released before the next bind could
 /// be handed out again.
@@ -52,7 +75,7 @@ pub struct Service {
 
 impl Service {
     /// Starts the binary with `args` plus REST on `http` and gRPC on `grpc`.
-    pub fn start(args: &[&str], http: u16, grpc: u16) -> Self {
+    pub fn start(args: &[impl AsRef<std::ffi::OsStr>], http: u16, grpc: u16) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_inventory-svc"))
             .args(args)
             .args([
