@@ -202,6 +202,38 @@ impl RelayHandle {
     }
 }
 
+/// When a record that keeps failing is taken out of the flow.
+#[derive(Debug, Clone, Copy)]
+struct QuarantinePolicy {
+    /// Failed passes in a row, at least.
+    attempts: u32,
+    /// Since its first failure, at least.
+    after: Duration,
+}
+
+/// Consecutive failures of the records that fail now (bounded by them).
+#[derive(Debug, Default)]
+struct Failures(std::sync::Mutex<std::collections::HashMap<EventId, (u32, std::time::Instant)>>);
+
+impl Failures {
+    /// Counts a failure of `id`; whether `policy` now quarantines it.
+    fn failed(&self, id: EventId, policy: QuarantinePolicy) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (n, since) = map.entry(id).or_insert((0, std::time::Instant::now()));
+        *n += 1;
+        *n >= policy.attempts && since.elapsed() >= policy.after
+    }
+
+    fn clear(&self, ids: &[EventId]) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !map.is_empty() {
+            for id in ids {
+                map.remove(id);
+            }
+        }
+    }
+}
+
 /// Moves events from an outbox to projections and the bus.
 pub struct OutboxRelay {
     outbox: Arc<dyn Outbox>,
@@ -212,6 +244,8 @@ pub struct OutboxRelay {
     batch: usize,
     idle_poll: Duration,
     max_idle_poll: Duration,
+    quarantine: QuarantinePolicy,
+    failures: Failures,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -237,7 +271,26 @@ impl OutboxRelay {
             batch: 100,
             idle_poll: Duration::from_millis(500),
             max_idle_poll: Duration::from_secs(5),
+            quarantine: QuarantinePolicy {
+                attempts: 5,
+                after: Duration::from_secs(10),
+            },
+            failures: Failures::default(),
         }
+    }
+
+    /// When a record whose projection keeps failing is quarantined
+    /// ([`Outbox::quarantine`]): after `attempts` failed passes in a row
+    /// spanning at least `after`. Until then the relay stops at it (order
+    /// holds); after, every other aggregate's events flow again. Default:
+    /// 5 passes and 10 s. Publishing failures never quarantine: they are
+    /// the bus's, not the record's.
+    pub fn with_quarantine_after(mut self, attempts: u32, after: Duration) -> Self {
+        self.quarantine = QuarantinePolicy {
+            attempts: attempts.max(1),
+            after,
+        };
+        self
     }
 
     /// Also feeds every record to these projections before publishing it.
@@ -293,7 +346,14 @@ impl OutboxRelay {
                 continue;
             }
             if let Err(e) = self.project(record).await {
-                failure = Some(e);
+                if self.failures.failed(record.id(), self.quarantine) {
+                    self.quarantine(record, &e).await?;
+                } else {
+                    failure = Some(e);
+                }
+                // Either way the pass ends here: records behind this one
+                // may belong to its aggregate, and the next look knows
+                // which are held.
                 break;
             }
             projected += 1;
@@ -317,6 +377,7 @@ impl OutboxRelay {
         }
         if !done.is_empty() {
             self.outbox.mark_sent(&done).await?;
+            self.failures.clear(&done);
         }
         if failure.is_none() && records.len() < self.batch {
             // The look returned everything pending and all of it went out:
@@ -329,6 +390,22 @@ impl OutboxRelay {
             Some(e) => Err(e),
             None => Ok(done.len()),
         }
+    }
+
+    async fn quarantine(
+        &self,
+        record: &erp_store::OutboxRecord,
+        error: &RelayError,
+    ) -> Result<(), RelayError> {
+        let reason = error.to_string();
+        self.outbox.quarantine(record.id(), &reason).await?;
+        self.failures.clear(&[record.id()]);
+        metrics::counter!("erp_outbox_quarantined_total").increment(1);
+        tracing::error!(
+            event_id = %record.id(), event_type = %record.envelope.event_type, error = %reason,
+            "outbox record quarantined after failing every pass; later events of its aggregate are held"
+        );
+        Ok(())
     }
 
     async fn project(&self, record: &erp_store::OutboxRecord) -> Result<(), RelayError> {
@@ -535,6 +612,93 @@ mod tests {
         async fn backlog(&self) -> Result<u64, erp_store::StoreError> {
             self.0.backlog().await
         }
+        async fn quarantine(&self, id: EventId, reason: &str) -> Result<(), erp_store::StoreError> {
+            self.0.quarantine(id, reason).await
+        }
+    }
+
+    /// A projection that can never project events of type `poison`.
+    struct RefusesPoison;
+
+    #[async_trait]
+    impl Projection for RefusesPoison {
+        fn name(&self) -> &'static str {
+            "refuses-poison"
+        }
+        fn handles(&self, _: &str) -> bool {
+            true
+        }
+        async fn project(&self, e: &RawEnvelope) -> Result<(), ProjectionError> {
+            if e.event_type == "poison" {
+                Err(ProjectionError::Store("document too large".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_that_always_fails_is_quarantined_and_the_others_flow_in_order() {
+        let outbox = MemoryOutbox::new();
+        let store = MemoryWriteStore::<u8>::new(outbox.clone());
+        let poison = record("poison", true);
+        let behind = record("thing.done", true);
+        let other = record("thing.done", true);
+        store.insert("a", 1, vec![poison.clone()]).await.unwrap();
+        store.update("a", 1, 2, vec![behind.clone()]).await.unwrap();
+        store.insert("b", 1, vec![other.clone()]).await.unwrap();
+        let bus = MemoryBus::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let _sub = bus
+            .subscribe(
+                Subscription::new("q", &["thing.done"]),
+                Arc::new(Forward(tx)),
+            )
+            .await
+            .unwrap();
+        let relay = OutboxRelay::new(Arc::new(outbox.clone()), Arc::new(bus))
+            .with_projections(Projections::new(vec![Arc::new(RefusesPoison)]))
+            .with_quarantine_after(3, Duration::ZERO);
+        // Until the limit the relay stops at the poison: nothing overtakes it.
+        for pass in 1..3 {
+            assert!(relay.relay_once().await.is_err(), "pass {pass}");
+            assert_eq!(outbox.backlog().await.unwrap(), 3);
+        }
+        assert!(rx.try_recv().is_err());
+        // The third failure quarantines it; the next pass sends the others.
+        assert_eq!(relay.relay_once().await.unwrap(), 0);
+        assert_eq!(outbox.quarantined().len(), 1);
+        assert_eq!(outbox.quarantined()[0].0, poison.id());
+        assert!(outbox.quarantined()[0].1.contains("document too large"));
+        assert_eq!(relay.relay_once().await.unwrap(), 1);
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.message_id, Some(other.id().to_string()));
+        assert!(
+            rx.try_recv().is_err(),
+            "its aggregate's later event is held"
+        );
+        assert_eq!(outbox.backlog().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn failures_within_the_minimum_time_do_not_quarantine() {
+        let outbox = MemoryOutbox::new();
+        let store = MemoryWriteStore::<u8>::new(outbox.clone());
+        store
+            .insert("a", 1, vec![record("poison", true)])
+            .await
+            .unwrap();
+        let relay = OutboxRelay::new(Arc::new(outbox.clone()), Arc::new(MemoryBus::new()))
+            .with_projections(Projections::new(vec![Arc::new(RefusesPoison)]))
+            .with_quarantine_after(1, Duration::from_secs(3600));
+        for _ in 0..5 {
+            assert!(relay.relay_once().await.is_err());
+        }
+        assert!(
+            outbox.quarantined().is_empty(),
+            "a brief failure is no reason"
+        );
+        assert_eq!(outbox.backlog().await.unwrap(), 1);
     }
 
     #[tokio::test(start_paused = true)]

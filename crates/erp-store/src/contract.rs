@@ -7,6 +7,8 @@
 //! use erp_store::{contract, memory::*};
 //! let outbox = MemoryOutbox::new();
 //! contract::write_store(&MemoryWriteStore::new(outbox.clone()), &outbox).await;
+//! let outbox = MemoryOutbox::new();
+//! contract::outbox_quarantine(&MemoryWriteStore::new(outbox.clone()), &outbox).await;
 //! contract::read_model(&MemoryReadModel::new()).await;
 //! contract::idempotency(&MemoryIdempotency::default()).await;
 //! # });
@@ -317,6 +319,49 @@ pub async fn idempotency<S: IdempotencyStore + ?Sized>(store: &S) {
         .filter(|c| matches!(c, Ok(Claim::Acquired)))
         .count();
     assert_eq!(acquired, 1, "exactly one concurrent claim wins: {claims:?}");
+}
+
+/// Outbox quarantine: a quarantined record, and every later record of its
+/// aggregate, leave `pending` and the backlog; other aggregates flow on.
+/// Wants an empty store and outbox.
+pub async fn outbox_quarantine<W, O>(store: &W, outbox: &O)
+where
+    W: WriteStore<SampleAggregate> + ?Sized,
+    O: Outbox + ?Sized,
+{
+    let sample = |count| SampleAggregate {
+        name: "q".into(),
+        count,
+    };
+    let (bad, behind, other) = (event(1), event(2), event(3));
+    store
+        .insert("q-held", sample(1), vec![bad.clone()])
+        .await
+        .unwrap();
+    store
+        .update("q-held", 1, sample(2), vec![behind.clone()])
+        .await
+        .unwrap();
+    store
+        .insert("q-other", sample(1), vec![other.clone()])
+        .await
+        .unwrap();
+    let ids = |records: Vec<OutboxRecord>| records.iter().map(OutboxRecord::id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(outbox.pending(10).await.unwrap()),
+        [bad.id(), behind.id(), other.id()]
+    );
+    outbox.quarantine(bad.id(), "cannot project").await.unwrap();
+    assert_eq!(
+        ids(outbox.pending(10).await.unwrap()),
+        [other.id()],
+        "the quarantined record and those behind it in its aggregate are held"
+    );
+    assert_eq!(outbox.backlog().await.unwrap(), 1);
+    outbox.mark_sent(&[other.id()]).await.unwrap();
+    assert!(outbox.pending(10).await.unwrap().is_empty());
+    assert_eq!(outbox.backlog().await.unwrap(), 0);
+    outbox.quarantine(EventId::new(), "unknown").await.unwrap();
 }
 
 /// Many claims of one new key at once, each on its own task (run this on a

@@ -46,6 +46,13 @@ pub trait Outbox: Send + Sync {
     /// is harmless.
     async fn mark_sent(&self, ids: &[EventId]) -> Result<(), StoreError>;
 
-    /// How many records wait.
+    /// How many records wait (held records not included).
     async fn backlog(&self) -> Result<u64, StoreError>;
+
+    /// Takes a record that cannot be handed on out of the flow, with why:
+    /// [`Outbox::pending`] returns neither it nor any later record of the
+    /// same aggregate (their order must hold), so every other aggregate's
+    /// events keep flowing. The held records stay stored, for an operator
+    /// to repair. Unknown ids are ignored.
+    async fn quarantine(&self, id: EventId, reason: &str) -> Result<(), StoreError>;
 }

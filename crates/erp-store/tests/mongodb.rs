@@ -17,6 +17,70 @@ async fn mongo_write_store_passes_the_contract() {
 }
 
 #[tokio::test]
+async fn mongo_outbox_passes_the_quarantine_contract() {
+    let db = mongo::fresh_database("erp_test").await;
+    let store = db.write_store("aggregates");
+    contract::outbox_quarantine(&store, &db.outbox()).await;
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_outbox_entry_is_quarantined_and_stalls_only_its_aggregate() {
+    use erp_store::{Outbox, WriteStore};
+    use mongodb::bson::{Document, doc};
+    let db = mongo::fresh_database("erp_test").await;
+    let store = db.write_store::<contract::SampleAggregate>("aggregates");
+    let outbox = db.outbox();
+    let sample = contract::SampleAggregate {
+        name: "x".into(),
+        count: 1,
+    };
+    let (broken, fine) = (outbox_record(), outbox_record());
+    store
+        .insert("broken", sample.clone(), vec![broken.clone()])
+        .await
+        .unwrap();
+    store
+        .insert("fine", sample, vec![fine.clone()])
+        .await
+        .unwrap();
+    // Someone edits the stored entry into something no relay can read.
+    let aggregates = db.database().collection::<Document>("aggregates");
+    aggregates
+        .update_one(
+            doc! {"_id": "broken"},
+            doc! {"$set": {format!("outbox.{}.envelope", broken.id()): "{not json"}},
+        )
+        .await
+        .unwrap();
+    let pending = outbox
+        .pending(10)
+        .await
+        .expect("one bad entry does not fail the look");
+    assert_eq!(
+        pending.iter().map(|r| r.id()).collect::<Vec<_>>(),
+        [fine.id()]
+    );
+    let marked = aggregates
+        .find_one(doc! {"_id": "broken"})
+        .await
+        .unwrap()
+        .unwrap();
+    let reason = marked
+        .get_document("outbox_quarantine")
+        .unwrap()
+        .get_str(broken.id().to_string())
+        .unwrap();
+    assert!(reason.starts_with("unreadable"), "{reason}");
+    assert_eq!(
+        outbox.backlog().await.unwrap(),
+        1,
+        "only the readable one waits"
+    );
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
 async fn mongo_read_model_passes_the_contract() {
     let db = mongo::fresh_database("erp_test").await;
     contract::read_model(&db.read_model("views")).await;

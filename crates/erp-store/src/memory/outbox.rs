@@ -1,5 +1,5 @@
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
 };
 
@@ -9,11 +9,29 @@ use erp_core::EventId;
 use super::lock;
 use crate::{Outbox, OutboxRecord, StoreError};
 
+#[derive(Debug, Default)]
+struct State {
+    /// Keyed by event id: v7 ids sort by creation, so iteration is oldest
+    /// first. Each record with its aggregate.
+    pending: BTreeMap<EventId, (String, OutboxRecord)>,
+    /// Aggregates whose records are held behind a quarantined one, with
+    /// the quarantined records and why.
+    held: HashMap<String, Vec<(EventId, String)>>,
+}
+
+impl State {
+    fn flowing(&self) -> impl Iterator<Item = &OutboxRecord> {
+        self.pending
+            .values()
+            .filter(|(aggregate, _)| !self.held.contains_key(aggregate))
+            .map(|(_, r)| r)
+    }
+}
+
 /// An in-memory outbox, shared (cheap clones) by the write stores of one service.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryOutbox {
-    // Keyed by event id: v7 ids sort by creation, so iteration is oldest first.
-    pending: Arc<Mutex<BTreeMap<EventId, OutboxRecord>>>,
+    state: Arc<Mutex<State>>,
 }
 
 impl MemoryOutbox {
@@ -22,29 +40,62 @@ impl MemoryOutbox {
         Self::default()
     }
 
-    pub(crate) fn push_all(&self, records: Vec<OutboxRecord>) {
-        let mut pending = lock(&self.pending);
+    /// Queues the records of one write to `aggregate` (unique across the
+    /// write stores sharing this outbox).
+    pub(crate) fn push_all(&self, aggregate: &str, records: Vec<OutboxRecord>) {
+        let mut state = lock(&self.state);
         for r in records {
-            pending.insert(r.id(), r);
+            state.pending.insert(r.id(), (aggregate.to_owned(), r));
         }
+    }
+
+    /// The quarantined records, with why: for operators and tests.
+    pub fn quarantined(&self) -> Vec<(EventId, String)> {
+        lock(&self.state).held.values().flatten().cloned().collect()
     }
 }
 
 #[async_trait]
 impl Outbox for MemoryOutbox {
     async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
-        Ok(lock(&self.pending).values().take(limit).cloned().collect())
+        Ok(lock(&self.state).flowing().take(limit).cloned().collect())
     }
 
     async fn mark_sent(&self, ids: &[EventId]) -> Result<(), StoreError> {
-        let mut pending = lock(&self.pending);
+        let mut state = lock(&self.state);
         for id in ids {
-            pending.remove(id);
+            state.pending.remove(id);
         }
         Ok(())
     }
 
     async fn backlog(&self) -> Result<u64, StoreError> {
-        Ok(lock(&self.pending).len() as u64)
+        Ok(lock(&self.state).flowing().count() as u64)
+    }
+
+    async fn quarantine(&self, id: EventId, reason: &str) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        if let Some((aggregate, _)) = state.pending.get(&id) {
+            let aggregate = aggregate.clone();
+            state
+                .held
+                .entry(aggregate)
+                .or_default()
+                .push((id, reason.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryWriteStore;
+
+    #[tokio::test]
+    async fn memory_outbox_passes_the_quarantine_contract() {
+        let outbox = MemoryOutbox::new();
+        crate::contract::outbox_quarantine(&MemoryWriteStore::new(outbox.clone()), &outbox).await;
+        assert_eq!(outbox.quarantined().len(), 1);
     }
 }

@@ -23,6 +23,12 @@ impl<T> MemoryWriteStore<T> {
             outbox,
         }
     }
+
+    /// The outbox's name of aggregate `id`: unique across the stores that
+    /// share the outbox (this store's address, then the id).
+    fn aggregate(&self, id: &str) -> String {
+        format!("{:p}/{id}", Arc::as_ptr(&self.items))
+    }
 }
 
 #[async_trait]
@@ -40,7 +46,7 @@ impl<T: Clone + Send + Sync + 'static> WriteStore<T> for MemoryWriteStore<T> {
         items.insert(id.to_owned(), Versioned { value, version: 1 });
         // Pushed while the item lock is held, so no reader sees the write
         // without its events having been queued.
-        self.outbox.push_all(outbox);
+        self.outbox.push_all(&self.aggregate(id), outbox);
         Ok(())
     }
 
@@ -64,7 +70,7 @@ impl<T: Clone + Send + Sync + 'static> WriteStore<T> for MemoryWriteStore<T> {
         current.version += 1;
         current.value = value;
         let version = current.version;
-        self.outbox.push_all(outbox);
+        self.outbox.push_all(&self.aggregate(id), outbox);
         Ok(version)
     }
 

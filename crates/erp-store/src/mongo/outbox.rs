@@ -229,20 +229,91 @@ impl MongoOutbox {
     }
 }
 
-fn pending_of(d: &Document) -> Result<Vec<(EventId, OutboxRecord)>, StoreError> {
-    let entries = d.get_document("outbox").map_err(corrupt)?;
-    let mut records = Vec::new();
-    for id in d.get_array("outbox_ids").map_err(corrupt)? {
-        let id = id
-            .as_str()
-            .ok_or_else(|| corrupt("outbox id is not a string"))?;
-        let entry = entries.get_document(id).map_err(corrupt)?;
-        let envelope: RawEnvelope =
-            serde_json::from_str(entry.get_str("envelope").map_err(corrupt)?).map_err(corrupt)?;
-        let publish = entry.get_bool("publish").map_err(corrupt)?;
-        records.push((envelope.id, OutboxRecord { envelope, publish }));
+/// Events of `d` that flow: those before its first quarantined one.
+fn flowing(d: &Document) -> u64 {
+    let quarantined = d.get_document(QUARANTINE).ok();
+    d.get_array("outbox_ids").map_or(0, |ids| {
+        ids.iter()
+            .take_while(|id| {
+                id.as_str()
+                    .is_some_and(|id| !quarantined.is_some_and(|q| q.contains_key(id)))
+            })
+            .count() as u64
+    })
+}
+
+/// The field of a document that lists its quarantined events, with why.
+const QUARANTINE: &str = "outbox_quarantine";
+
+/// What one document holds for the relay.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Its pending events, oldest first, up to the first one held back.
+    records: Vec<(EventId, OutboxRecord)>,
+    /// Whether events are held back behind a quarantined one.
+    held: bool,
+    /// An entry that cannot be read (its id, and why): to quarantine now.
+    unreadable: Option<(String, String)>,
+}
+
+fn pending_of(d: &Document) -> Pending {
+    let mut found = Pending::default();
+    let Ok(ids) = d.get_array("outbox_ids") else {
+        return found;
+    };
+    let quarantined = d.get_document(QUARANTINE).ok();
+    for id in ids {
+        let Some(id) = id.as_str() else {
+            found.held = true;
+            found.unreadable = Some((format!("{id}"), "outbox id is not a string".into()));
+            break;
+        };
+        if quarantined.is_some_and(|q| q.contains_key(id)) {
+            found.held = true;
+            break;
+        }
+        match read_entry(d, id) {
+            Ok(record) => found.records.push((record.id(), record)),
+            Err(e) => {
+                found.held = true;
+                found.unreadable = Some((id.to_owned(), e.to_string()));
+                break;
+            }
+        }
     }
-    Ok(records)
+    found
+}
+
+fn read_entry(d: &Document, id: &str) -> Result<OutboxRecord, StoreError> {
+    let entry = d
+        .get_document("outbox")
+        .and_then(|entries| entries.get_document(id))
+        .map_err(corrupt)?;
+    let envelope: RawEnvelope =
+        serde_json::from_str(entry.get_str("envelope").map_err(corrupt)?).map_err(corrupt)?;
+    let publish = entry.get_bool("publish").map_err(corrupt)?;
+    Ok(OutboxRecord { envelope, publish })
+}
+
+impl MongoOutbox {
+    /// Marks event `event` of `document` in `collection` quarantined.
+    async fn quarantine_in(
+        &self,
+        collection: &str,
+        document: &str,
+        event: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.db
+            .collection::<Document>(collection)
+            .update_one(
+                doc! {"_id": document},
+                doc! {"$set": {format!("{QUARANTINE}.{event}"): reason}},
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -268,7 +339,7 @@ impl Outbox for MongoOutbox {
                 .db
                 .collection::<Document>(&name)
                 .find(doc! {"_id": {"$in": &ids}})
-                .projection(doc! {"outbox_ids": 1, "outbox": 1})
+                .projection(doc! {"outbox_ids": 1, "outbox": 1, QUARANTINE: 1})
                 .await
                 .map_err(unavailable)?
                 .try_collect()
@@ -278,12 +349,22 @@ impl Outbox for MongoOutbox {
             for d in &docs {
                 let id = d.get_str("_id").map_err(corrupt)?;
                 seen.insert(id.to_owned());
-                let records = pending_of(d)?;
-                if records.is_empty() {
-                    self.hints.forget(&name, id);
-                    done_pointers.push(pointer_id(&name, id));
+                let found = pending_of(d);
+                if let Some((event, why)) = &found.unreadable {
+                    // Held from now on, and said once: the mark stays.
+                    tracing::error!(collection = %name, document = id, event, error = %why,
+                        "unreadable outbox entry quarantined; later events of its aggregate are held");
+                    metrics::counter!("erp_outbox_quarantined_total").increment(1);
+                    self.quarantine_in(&name, id, event, &format!("unreadable: {why}"))
+                        .await?;
                 }
-                for (event, record) in records {
+                if found.records.is_empty() {
+                    self.hints.forget(&name, id);
+                    if !found.held {
+                        done_pointers.push(pointer_id(&name, id));
+                    }
+                }
+                for (event, record) in found.records {
                     self.hints.found(event, &name, id);
                     all.push((event, record));
                 }
@@ -349,17 +430,39 @@ impl Outbox for MongoOutbox {
                 .db
                 .collection::<Document>(&collection)
                 .find(doc! {"_id": {"$in": documents}})
-                .projection(doc! {"outbox_ids": 1})
+                .projection(doc! {"outbox_ids": 1, QUARANTINE: 1})
                 .await
                 .map_err(unavailable)?
                 .try_collect()
                 .await
                 .map_err(unavailable)?;
-            n += docs
-                .iter()
-                .map(|d| d.get_array("outbox_ids").map_or(0, Vec::len) as u64)
-                .sum::<u64>();
+            n += docs.iter().map(flowing).sum::<u64>();
         }
         Ok(n)
+    }
+
+    async fn quarantine(&self, id: EventId, reason: &str) -> Result<(), StoreError> {
+        let event = id.to_string();
+        let known = lock(&self.hints.located).get(&id).cloned();
+        let places = match known {
+            Some((collection, document)) => vec![(collection, vec![Bson::String(document)])],
+            None => self.pointed_documents().await?.into_iter().collect(),
+        };
+        for (collection, documents) in places {
+            let holder = self
+                .db
+                .collection::<Document>(&collection)
+                .find_one(doc! {"_id": {"$in": documents}, "outbox_ids": &event})
+                .projection(doc! {"_id": 1})
+                .await
+                .map_err(unavailable)?;
+            if let Some(holder) = holder {
+                let document = holder.get_str("_id").map_err(corrupt)?.to_owned();
+                return self
+                    .quarantine_in(&collection, &document, &event, reason)
+                    .await;
+            }
+        }
+        Ok(())
     }
 }
