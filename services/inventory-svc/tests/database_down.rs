@@ -2,9 +2,11 @@
 //! private instance of the launcher `scripts/mongodb.sh` leaves in
 //! `.data/bin/mongo-server`, so stopping it disturbs no other test). While
 //! the database is down, readiness is 503 naming the store and requests
-//! answer 503 `store_unavailable`, and an event that arrives then waits
+//! answer 503 `store_unavailable`, and the events that arrive then wait
 //! instead of being dead-lettered; when the database comes back the service
-//! recovers with its data, without a restart, and applies that event.
+//! recovers with its data, without a restart, and applies each of them
+//! once. The outage lasts `ERP_TEST_OUTAGE_SECS` (default 12, four times
+//! the backoff that used to dead-letter; 60 reproduces the check).
 #![cfg(all(feature = "mongodb", feature = "rabbitmq"))]
 
 mod common;
@@ -135,12 +137,26 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let text = write.text().await.unwrap();
     assert!(!text.contains("127.0.0.1"), "internals leaked: {text}");
 
-    // A purchase of the known product arrives while the database is down,
-    // and the database stays down longer than the attempts' backoff (100 ms
-    // doubling, five attempts: 3.1 s) that used to dead-letter it.
+    // Purchases of the known product arrive while the database is down,
+    // and it stays down longer than the attempts' backoff (100 ms doubling,
+    // five attempts: 3.1 s) that used to dead-letter them.
+    const EVENTS: usize = 200;
+    let outage = std::env::var("ERP_TEST_OUTAGE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
     let bus = erp_bus::rabbitmq::testing::connect().await;
-    bus.publish(purchase_message("kept", 4)).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let messages: Vec<_> = (0..EVENTS).map(|_| purchase_message("kept", 1)).collect();
+    let ids: std::collections::HashSet<String> =
+        messages.iter().map(|m| m.message_id.clone()).collect();
+    let went_down = std::time::Instant::now();
+    for m in messages {
+        bus.publish(m).await.unwrap();
+    }
+    let left = Duration::from_secs(outage).saturating_sub(went_down.elapsed());
+    tokio::time::sleep(left).await; // the outage itself: time is the point
+    let (status, _) = service.get("/health/ready").await.unwrap();
+    assert_eq!(status, 503, "not ready through the whole outage");
 
     let _database = Database::start(&file, port).await;
     service
@@ -151,10 +167,31 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
         .await;
     assert_eq!(product["name"], "Kept");
     service
-        .wait("the purchase applied", "/stock/main/kept", |s, b| {
-            s == 200 && b["on_hand"] == 4
+        .wait_up_to(60, "every purchase applied", "/stock/main/kept", |s, b| {
+            s == 200 && b["on_hand"] == EVENTS
         })
         .await;
+    let (_, moves) = service.get("/stock/main/kept/movements").await.unwrap();
+    let applied: std::collections::HashSet<String> = moves
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(moves.as_array().unwrap().len(), EVENTS, "one movement each");
+    assert_eq!(applied, ids, "exactly the events of the outage");
+    let dead = bus
+        .take_dead_letters("inventory.stock", 10_000)
+        .await
+        .unwrap();
+    assert!(
+        dead.iter().all(|d| d
+            .delivery
+            .message_id
+            .as_ref()
+            .is_none_or(|id| !ids.contains(id))),
+        "an event of the outage was dead-lettered"
+    );
     // It waited: no attempt was spent on the outage.
     let metrics = service
         .client

@@ -118,8 +118,19 @@ impl Service {
 
     /// Polls `GET path` for up to 30 s until `ok(status, body)`; the body.
     pub async fn wait(&self, what: &str, path: &str, ok: impl Fn(u16, &Value) -> bool) -> Value {
+        self.wait_up_to(30, what, path, ok).await
+    }
+
+    /// Polls `GET path` for up to `secs` until `ok(status, body)`; the body.
+    pub async fn wait_up_to(
+        &self,
+        secs: u64,
+        what: &str,
+        path: &str,
+        ok: impl Fn(u16, &Value) -> bool,
+    ) -> Value {
         let mut last = None;
-        for _ in 0..300 {
+        for _ in 0..secs * 10 {
             if let Some((s, b)) = self.get(path).await {
                 if ok(s, &b) {
                     return b;
