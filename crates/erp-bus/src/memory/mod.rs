@@ -57,6 +57,24 @@ struct Queue {
     // exactly one of them (competing consumers).
     rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
     dead: Mutex<VecDeque<DeadLetter>>,
+    /// Messages queued (or waiting out a retry delay) plus those being
+    /// handled: 0 when the queue has settled.
+    unsettled: std::sync::atomic::AtomicUsize,
+}
+
+impl Queue {
+    fn enqueue(&self, delivery: Delivery, delay: Option<std::time::Duration>) {
+        self.unsettled
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        enqueue(&self.tx, delivery, delay);
+    }
+
+    /// One taken delivery is done with (acked, dead-lettered, or queued
+    /// again, which counted itself).
+    fn settled_one(&self) {
+        self.unsettled
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 // std mutexes guard short, await-free sections; poisoning cannot leave them
@@ -69,6 +87,26 @@ impl MemoryBus {
     /// A bus with no queues.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Waits until `queue` has settled: nothing queued, waiting out a
+    /// retry, or being handled (acked, dead-lettered or given up). For
+    /// tests that check that nothing *more* happens, without sleeping on a
+    /// guess. `false` if it did not settle within `timeout`.
+    pub async fn settled(&self, queue: &str, timeout: std::time::Duration) -> bool {
+        let Some(queue) = lock(&self.queues).get(queue).cloned() else {
+            return true;
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if queue.unsettled.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// A bus that injects `faults`, drawn from `faults.seed`.
@@ -102,6 +140,7 @@ impl MemoryBus {
                     tx,
                     rx: tokio::sync::Mutex::new(rx),
                     dead: Mutex::default(),
+                    unsettled: std::sync::atomic::AtomicUsize::new(0),
                 })
             })
             .clone();
@@ -146,7 +185,7 @@ impl EventBus for MemoryBus {
                 };
                 let copies = if fate.duplicate { 2 } else { 1 };
                 for _ in 0..copies {
-                    enqueue(&queue.tx, delivery.clone(), fate.delay);
+                    queue.enqueue(delivery.clone(), fate.delay);
                 }
             }
         }
@@ -229,7 +268,7 @@ impl EventBus for MemoryBus {
                 delivery
                     .headers
                     .insert(crate::REDRIVES_HEADER.into(), (count + 1).to_string());
-                enqueue(&queue.tx, delivery, None);
+                queue.enqueue(delivery, None);
                 done.moved += 1;
             }
         }
@@ -288,7 +327,8 @@ async fn consume(
         if !*connected.borrow_and_update() {
             tokio::select! {
                 _ = cancel.cancelled() => {
-                    enqueue(&queue.tx, delivery, None);
+                    queue.enqueue(delivery, None);
+                    queue.settled_one();
                     return;
                 }
                 c = connected.wait_for(|up| *up) => if c.is_err() { return },
@@ -312,10 +352,12 @@ async fn consume(
         if ack_lost {
             // Like a broker whose consumer's ack never arrived: deliver again.
             delivery.attempt += 1;
-            enqueue(&queue.tx, delivery, None);
+            queue.enqueue(delivery, None);
+            queue.settled_one();
             continue;
         }
         settle(&queue, delivery, disposition, max_attempts);
+        queue.settled_one();
         // Let the other consumers of the queue (waiting in line for its
         // lock) take the next message, as a broker dispatches round-robin;
         // without this a consumer whose handler never waits would take
@@ -347,11 +389,7 @@ fn settle(queue: &Queue, mut delivery: Delivery, disposition: Disposition, max_a
         Disposition::Retry { after, reason } => {
             tracing::debug!(message_id = ?delivery.message_id, %reason, ?after, "retrying");
             delivery.attempt += 1;
-            let tx = queue.tx.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(after).await;
-                let _ = tx.send(delivery);
-            });
+            queue.enqueue(delivery, Some(after));
         }
     }
 }
@@ -363,6 +401,44 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+
+    #[tokio::test]
+    async fn settled_waits_for_retries_and_handling_not_just_an_empty_queue() {
+        let bus = MemoryBus::new();
+        let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = handled.clone();
+        let (recorder, _seen) = crate::Recorder::new(move |d: &Delivery| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if d.attempt == 1 {
+                Disposition::retry(std::time::Duration::from_millis(100), "later")
+            } else {
+                Disposition::Ack
+            }
+        });
+        let _sub = bus
+            .subscribe(Subscription::new("settle", &["s.#"]), recorder)
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            bus.publish(OutgoingMessage {
+                message_id: erp_core::EventId::new().to_string(),
+                routing_key: "s.x".into(),
+                headers: Default::default(),
+                body: bytes::Bytes::from_static(b"{}"),
+            })
+            .await
+            .unwrap();
+        }
+        assert!(
+            bus.settled("settle", std::time::Duration::from_secs(5))
+                .await
+        );
+        assert_eq!(
+            handled.load(std::sync::atomic::Ordering::SeqCst),
+            6,
+            "every first attempt and every retry handled"
+        );
+    }
 
     #[tokio::test]
     async fn memory_bus_passes_the_contract() {

@@ -74,6 +74,17 @@ impl TestApp {
         .await
     }
 
+    /// Waits until inventory's queue has nothing queued or in hand: every
+    /// delivery so far, duplicates and redeliveries included, is done.
+    pub async fn settled(&self) {
+        assert!(
+            self.bus
+                .settled("inventory.stock", Duration::from_secs(10))
+                .await,
+            "inventory.stock did not settle"
+        );
+    }
+
     /// POSTs to an `/admin/` route with the admin token.
     pub async fn admin(&self, path: &str) -> (StatusCode, Value) {
         body(

@@ -53,7 +53,7 @@ async fn a_redelivered_event_moves_stock_once() {
     app.publish(&bought).await;
     app.publish(&purchase("main", vec![line("a", 1)])).await;
     app.wait_on_hand("main", "a", 4).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.settled().await;
     assert_eq!(app.on_hand("main", "a").await, 4);
     assert_eq!(
         app.get("/stock/main/a/movements")
@@ -182,7 +182,7 @@ async fn duplicates_redeliveries_and_reordering_still_move_stock_exactly_once() 
         app.publish(&event).await;
     }
     app.wait_on_hand("main", "a", expected).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.settled().await;
     assert_eq!(app.on_hand("main", "a").await, expected);
     let moves = app.get("/stock/main/a/movements").await.1;
     assert_eq!(
