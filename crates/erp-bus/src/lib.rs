@@ -9,12 +9,15 @@
 //!   with a reason. After [`Subscription::max_attempts`] the bus dead-letters
 //!   by itself, so a poison message never loops.
 //! - [`memory::MemoryBus`]: topic routing, competing consumers, retries and a
-//!   dead-letter list, in process. For users' tests and the embedded default.
+//!   dead-letter list, in process. For users' tests and the embedded default;
+//!   [`memory::MemoryBus::settled`] waits until a queue has nothing left.
 //! - [`relay::OutboxRelay`]: moves events from a service's outbox
 //!   ([`erp_store::Outbox`]) to its projections and to the bus, then marks them
 //!   sent. Services never publish inline after a write; a consumer may
 //!   publish before it acks, since its unacked delivery keeps the event.
 //! - `rabbitmq::RabbitBus` (feature `rabbitmq`): the same port on RabbitMQ.
+//! - [`patience::until_available`]: in a handler, wait out a dependency's
+//!   outage with the delivery in hand, instead of spending its attempts.
 //! - [`contract`]: the suite every adapter must pass.
 //! - [`Recorder`]: a handler that hands deliveries to a channel, for tests
 //!   that listen to what a service publishes.
@@ -29,6 +32,7 @@ pub mod contract;
 mod error;
 pub mod memory;
 mod message;
+pub mod patience;
 mod port;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;

@@ -206,27 +206,19 @@ fn retry_inventory(attempt: u32, e: InventoryError) -> Disposition {
 }
 
 /// Runs `op` until the database answers: while it is unavailable the
-/// delivery waits here, unacknowledged, with backoff (100 ms doubling to
-/// 5 s). Why not a counted retry: an outage longer than the attempts'
-/// backoff would dead-letter every event that arrived meanwhile, and a
-/// purchase is no less valid for the database having restarted. If the
-/// process stops while waiting, the broker redelivers the message.
-async fn until_store_answers<T, F, Fut>(mut op: F) -> Result<T, InventoryError>
+/// delivery waits, unacknowledged (see [`erp_bus::patience`]): a purchase
+/// is no less valid for the database having restarted.
+async fn until_store_answers<T, F, Fut>(op: F) -> Result<T, InventoryError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, InventoryError>>,
 {
-    let mut wait = Duration::from_millis(100);
-    loop {
-        match op().await {
-            Err(InventoryError::Store(StoreError::Unavailable(e))) => {
-                tracing::warn!(error = %e, retry_in = ?wait, "store unavailable; the delivery waits");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
+    erp_bus::patience::until_available(
+        "database",
+        |e| matches!(e, InventoryError::Store(StoreError::Unavailable(_))),
+        op,
+    )
+    .await
 }
 
 #[async_trait]
