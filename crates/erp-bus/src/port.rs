@@ -166,6 +166,31 @@ pub(crate) fn record_published(routing_key: &str) {
         .increment(1);
 }
 
+/// How often an unroutable routing key is logged, at most.
+const UNROUTABLE_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Counts a message no queue was bound for (`erp_events_unroutable_total`
+/// by routing key) and logs it at most once per key per minute: a
+/// `stock.changed` nobody listens to is normal and must not flood the log.
+pub(crate) fn record_unroutable(routing_key: &str) {
+    use std::{collections::HashMap, sync::Mutex, time::Instant};
+    static LAST_LOGGED: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+    metrics::counter!("erp_events_unroutable_total", "routing_key" => routing_key.to_owned())
+        .increment(1);
+    let mut last = LAST_LOGGED.lock().unwrap_or_else(|p| p.into_inner());
+    let last = last.get_or_insert_with(HashMap::new);
+    let due = last
+        .get(routing_key)
+        .is_none_or(|at| at.elapsed() >= UNROUTABLE_LOG_EVERY);
+    if due {
+        last.insert(routing_key.to_owned(), Instant::now());
+        tracing::info!(
+            routing_key,
+            "no queue is bound for this routing key; such messages are counted in erp_events_unroutable_total and logged once a minute"
+        );
+    }
+}
+
 /// Counts one settled delivery: `erp_events_consumed_total`, plus
 /// `erp_events_retried_total` or `erp_events_dead_lettered_total`.
 /// Adapters call it once per delivery, after the handler answered.

@@ -193,6 +193,7 @@ impl EventBus for MemoryBus {
             crate::port::record_published(&message.routing_key);
             Ok(())
         } else {
+            crate::port::record_unroutable(&message.routing_key);
             Err(BusError::Unroutable(message.routing_key))
         }
     }

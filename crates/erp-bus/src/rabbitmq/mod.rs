@@ -214,7 +214,10 @@ fn settle(
     routing_key: &str,
 ) -> Result<(), BusError> {
     match confirmation.map_err(unavailable)? {
-        Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(routing_key.to_owned())),
+        Confirmation::Ack(Some(_)) => {
+            crate::port::record_unroutable(routing_key);
+            Err(BusError::Unroutable(routing_key.to_owned()))
+        }
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Nack(_) => Err(BusError::Nacked(format!("broker nacked {routing_key}"))),
     }

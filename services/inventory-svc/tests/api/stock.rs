@@ -42,6 +42,17 @@ async fn purchases_add_and_sales_remove_stock_with_a_ledger() {
     assert_eq!(rows[0]["product_id"], "a");
     assert_eq!(rows[0]["on_hand"], 6);
     assert!(rows[0]["updated_at"].is_string());
+
+    // Nobody listens to stock.changed here: counted, not an error.
+    app.settled().await;
+    let (_, metrics) = app.get("/metrics").await;
+    let metrics = metrics.as_str().unwrap_or_default();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("erp_events_unroutable_total{routing_key=\"stock.changed\"}")),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
