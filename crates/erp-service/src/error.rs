@@ -120,7 +120,9 @@ impl From<StoreError> for ApiError {
                 "the request conflicts with a concurrent change; retry it",
             ),
             StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "store unavailable");
+                // The outage itself is logged once by the readiness
+                // watcher (`Health::log_transitions`); per request, DEBUG.
+                tracing::debug!(error = %cause, "store unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",

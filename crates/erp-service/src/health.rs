@@ -99,6 +99,43 @@ impl Health {
         self.draining.load(Ordering::SeqCst)
     }
 
+    /// Runs the checks every `every` until `stop` fires, and logs each
+    /// change of a dependency: one WARN when it goes down, one INFO when it
+    /// is back, naming it. Requests failing meanwhile log at DEBUG only, so
+    /// an outage is two lines, not one per request.
+    pub async fn log_transitions(
+        self,
+        every: std::time::Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut known: std::collections::HashMap<&'static str, bool> = Default::default();
+        loop {
+            for c in &self.checks {
+                let up = c.is_up().await;
+                match known.insert(c.name(), up) {
+                    Some(true) if !up => tracing::warn!(
+                        dependency = c.name(),
+                        required = c.required(),
+                        "dependency down"
+                    ),
+                    Some(false) if up => {
+                        tracing::info!(dependency = c.name(), "dependency back up")
+                    }
+                    None if !up => tracing::warn!(
+                        dependency = c.name(),
+                        required = c.required(),
+                        "dependency down at start"
+                    ),
+                    _ => {}
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
     /// Runs every check: whether ready, and the body.
     pub async fn report(&self) -> (bool, Value) {
         let mut ready = true;
@@ -155,6 +192,68 @@ pub fn routes(health: Health) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer into a shared buffer, for reading back what was logged.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_logs_one_line_down_and_one_line_back() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let up = Arc::new(AtomicBool::new(true));
+        let probe = up.clone();
+        let h = Health::new().with(FnCheck::new("store", true, move || {
+            probe.load(Ordering::SeqCst)
+        }));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let watcher =
+            tokio::spawn(h.log_transitions(std::time::Duration::from_millis(5), stop.clone()));
+        let lines = |needle: &str| {
+            String::from_utf8(buffer.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains(needle))
+                .count()
+        };
+        let until = |needle: &'static str| {
+            let lines = &lines;
+            async move {
+                for _ in 0..400 {
+                    if lines(needle) > 0 {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                panic!("never logged {needle}");
+            }
+        };
+        up.store(false, Ordering::SeqCst);
+        until("dependency down").await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // ten more checks
+        up.store(true, Ordering::SeqCst);
+        until("dependency back up").await;
+        stop.cancel();
+        watcher.await.unwrap();
+        assert_eq!(lines("dependency down"), 1, "one line for the outage");
+        assert_eq!(lines("dependency back up"), 1, "one line for the recovery");
+        assert_eq!(lines("dependency=\"store\""), 2, "naming the dependency");
+    }
 
     #[tokio::test]
     async fn draining_makes_readiness_fail_for_every_clone() {

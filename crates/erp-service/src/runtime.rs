@@ -43,6 +43,12 @@ where
     // still handed on.
     let relay_stop = CancellationToken::new();
     let relay = tokio::spawn(relay.run(relay_stop.clone()));
+    tokio::spawn(
+        lifecycle
+            .health
+            .clone()
+            .log_transitions(Duration::from_secs(2), cancel.clone()),
+    );
     let stop = cancel.clone();
     let health = lifecycle.health.clone();
     let grace = lifecycle.grace;
