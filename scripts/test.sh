@@ -14,6 +14,9 @@ scripts/mongodb.sh
 # Plain output in CI logs.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# The service binaries first: the fault suite (examples/tests/faults.rs)
+# runs them as separate processes.
+cargo build --workspace --bins --all-features --locked
 cargo test --workspace --all-features --locked
 
 # Advisories, licenses, sources, bans of the dependency tree.

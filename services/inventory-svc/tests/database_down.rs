@@ -11,71 +11,13 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use common::{Service, free_ports, purchase_message};
 
 use erp_bus::EventBus;
-use erp_store::mongo::MongoStore;
+use erp_store::mongo::testing::PrivateServer as Database;
 use serde_json::json;
-
-/// `ERP_TEST_MONGO_SERVER_BIN`, else the launcher `scripts/mongodb.sh` leaves.
-fn server_bin() -> PathBuf {
-    std::env::var_os("ERP_TEST_MONGO_SERVER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.data/bin/mongo-server")
-        })
-}
-
-/// A database server process this test owns; stopped on drop.
-struct Database(Child);
-
-impl Database {
-    async fn start(file: &Path, port: u16) -> Self {
-        let bin = server_bin();
-        assert!(
-            bin.exists(),
-            "no test server launcher at {}; run scripts/mongodb.sh",
-            bin.display()
-        );
-        let child = Command::new(bin)
-            .arg("127.0.0.1")
-            .arg(port.to_string())
-            .arg(file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the test server starts");
-        // Owned before waiting, so a failed wait still stops it (on drop).
-        let server = Self(child);
-        let probe = MongoStore::connect(&format!("mongodb://127.0.0.1:{port}"), "probe")
-            .await
-            .unwrap();
-        for _ in 0..200 {
-            if probe.ping().await {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the private test server did not answer on port {port}");
-    }
-}
-
-impl Drop for Database {
-    /// SIGTERM, as an operator stops a database: the server closes its file,
-    /// so what it acknowledged is there when it starts again.
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        if self.0.wait().is_err() {
-            let _ = self.0.kill();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_means_503_and_the_service_recovers_by_itself() {
@@ -88,7 +30,7 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
     let [port, http, grpc] = free_ports();
     let database = Database::start(&file, port).await;
 
-    let mongodb_uri = format!("mongodb://127.0.0.1:{port}");
+    let mongodb_uri = database.uri();
     let amqp_url = erp_bus::rabbitmq::testing::url();
     let args = [
         "--bus",

@@ -1,0 +1,683 @@
+//! The fault suite: the three service binaries as separate processes on a
+//! real RabbitMQ and a private database server, a stream of purchases and
+//! sales with Idempotency-Keys from clients that retry (same key) until they
+//! get a definitive answer, and one fault at a time, each followed by the
+//! checks of design §7: every request answered definitively, one document
+//! per key, stock conserved per product, the ledger equal to stock with no
+//! event twice, nothing of ours dead-lettered, every service ready again
+//! without a hand restart.
+//!
+//! Its own test binary, alone on the broker and on `inventory.stock` (it
+//! stops the broker's application). Needs the binaries built
+//! (`cargo build --workspace --bins`, which `scripts/test.sh` runs first).
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::PathBuf,
+    process::{Child, Command},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use erp_bus::{EventBus, rabbitmq::testing as rabbit};
+use erp_store::mongo::testing::PrivateServer;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+const PRODUCTS: [&str; 3] = ["f-bolt", "f-nut", "f-gear"];
+/// Units bought before the stream, so that sales rarely fall short.
+const SEED: i64 = 1_000;
+
+/// `target/debug` (or whatever profile built this test).
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build --workspace --bins --all-features` first",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One service process; SIGKILLed on drop if still running.
+struct Proc {
+    name: &'static str,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Proc {
+    fn start(name: &'static str, args: Vec<String>, log: PathBuf) -> Self {
+        let mut p = Self {
+            name,
+            args,
+            log,
+            child: None,
+        };
+        p.spawn();
+        p
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(bin(self.name))
+            .args(&self.args)
+            .args(["--log-format", "json"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    fn signal(&mut self, signal: &str) {
+        let child = self.child.as_mut().expect("running");
+        let ok = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; the exit status, which must come within the grace period.
+    async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal("-TERM");
+        let mut child = self.child.take().unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{} still running 20 s after SIGTERM",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The three services on the real servers.
+struct Stack {
+    dir: PathBuf,
+    database_file: PathBuf,
+    database_port: u16,
+    database: Option<PrivateServer>,
+    inventory: Proc,
+    purchase: Proc,
+    sales: Proc,
+    inventory_url: String,
+    purchase_url: String,
+    sales_url: String,
+    common: Vec<String>,
+    prefix: String,
+}
+
+fn addr(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let prefix = format!("faults_{}", erp_core::EventId::new().as_uuid().simple());
+        let dir = std::env::temp_dir().join(&prefix);
+        std::fs::create_dir_all(&dir).unwrap();
+        let database_file = dir.join("db.mv");
+        let database_port = free_port();
+        let database = PrivateServer::start(&database_file, database_port).await;
+        let common: Vec<String> = [
+            "--bus",
+            "rabbitmq",
+            "--amqp-url",
+            &rabbit::url(),
+            "--store",
+            "mongodb",
+            "--mongodb-uri",
+            &database.uri(),
+            "--shutdown-grace-secs",
+            "10",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let (inv_http, inv_grpc, p_http, s_http) =
+            (free_port(), free_port(), free_port(), free_port());
+        let with = |extra: &[String]| {
+            let mut a = common.clone();
+            a.extend(extra.iter().cloned());
+            a
+        };
+        let inventory = Proc::start(
+            "inventory-svc",
+            with(&[
+                "--database".into(),
+                format!("{prefix}_inventory"),
+                "--http-addr".into(),
+                addr(inv_http),
+                "--grpc-addr".into(),
+                addr(inv_grpc),
+            ]),
+            dir.join("inventory.log"),
+        );
+        let purchase = Proc::start(
+            "purchase-svc",
+            with(&[
+                "--database".into(),
+                format!("{prefix}_purchase"),
+                "--http-addr".into(),
+                addr(p_http),
+                "--inventory-grpc".into(),
+                format!("http://{}", addr(inv_grpc)),
+            ]),
+            dir.join("purchase.log"),
+        );
+        let sales = Proc::start(
+            "sales-svc",
+            with(&[
+                "--database".into(),
+                format!("{prefix}_sales"),
+                "--http-addr".into(),
+                addr(s_http),
+                "--inventory-url".into(),
+                format!("http://{}", addr(inv_http)),
+            ]),
+            dir.join("sales.log"),
+        );
+        let stack = Self {
+            dir,
+            database_file,
+            database_port,
+            database: Some(database),
+            inventory,
+            purchase,
+            sales,
+            inventory_url: format!("http://{}", addr(inv_http)),
+            purchase_url: format!("http://{}", addr(p_http)),
+            sales_url: format!("http://{}", addr(s_http)),
+            common,
+            prefix,
+        };
+        stack.all_ready("start").await;
+        stack
+    }
+
+    fn urls(&self) -> Urls {
+        Urls {
+            purchase: self.purchase_url.clone(),
+            sales: self.sales_url.clone(),
+        }
+    }
+
+    /// Every service answers readiness 200 (within 60 s), by itself.
+    async fn all_ready(&self, after: &str) {
+        let c = reqwest::Client::new();
+        for base in [&self.inventory_url, &self.purchase_url, &self.sales_url] {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let ok = c
+                    .get(format!("{base}/health/ready"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200);
+                if ok {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{base} not ready 60 s after {after}; logs in {}",
+                    self.dir.display()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// A second inventory instance on the same queue and database.
+    fn second_inventory(&self) -> Proc {
+        let mut args = self.common.clone();
+        args.extend([
+            "--database".into(),
+            format!("{}_inventory", self.prefix),
+            "--http-addr".into(),
+            addr(free_port()),
+            "--grpc-addr".into(),
+            addr(free_port()),
+        ]);
+        Proc::start("inventory-svc", args, self.dir.join("inventory-2.log"))
+    }
+
+    async fn restart_database(&mut self) {
+        self.database = Some(PrivateServer::start(&self.database_file, self.database_port).await);
+    }
+}
+
+#[derive(Clone)]
+struct Urls {
+    purchase: String,
+    sales: String,
+}
+
+/// A command's definitive answer.
+#[derive(Debug, Clone)]
+struct Answer {
+    kind: &'static str,
+    key: String,
+    status: u16,
+    body: Value,
+}
+
+/// Sends one command until it gets a definitive answer (2xx or 4xx), with
+/// the same Idempotency-Key each time, as a well-behaved client does;
+/// panics if none comes within 90 s.
+async fn command(
+    c: &reqwest::Client,
+    url: &str,
+    kind: &'static str,
+    key: String,
+    lines: Vec<(String, i64)>,
+) -> Answer {
+    let body = json!({
+        "lines": lines.iter().map(|(p, q)| json!({"product_id": p, "quantity": q, "unit_price": 5})).collect::<Vec<_>>(),
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let sent = c
+            .post(url)
+            .header("Idempotency-Key", &key)
+            .timeout(Duration::from_secs(15))
+            .json(&body)
+            .send()
+            .await;
+        if let Ok(r) = sent {
+            let status = r.status().as_u16();
+            if status < 500 && status != 409
+                || status == 409 && !r.headers().contains_key("retry-after")
+            {
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                return Answer {
+                    kind,
+                    key,
+                    status,
+                    body,
+                };
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no definitive answer for {kind} {key} in 90 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A stream running in the background: how many answers came so far.
+struct Stream {
+    done: Arc<Mutex<Vec<Answer>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Stream {
+    /// `clients` clients each sending `per_client` commands (60 % purchases).
+    fn start(urls: &Urls, clients: usize, per_client: usize) -> Self {
+        let done = Arc::new(Mutex::new(Vec::new()));
+        let tasks = (0..clients)
+            .map(|client| {
+                let urls = urls.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let c = reqwest::Client::new();
+                    let mut rng = fastrand::Rng::with_seed(client as u64 ^ fastrand::u64(..));
+                    for _ in 0..per_client {
+                        let product = PRODUCTS[rng.usize(..PRODUCTS.len())].to_owned();
+                        let key = erp_core::EventId::new().to_string();
+                        let answer = if rng.u8(..100) < 60 {
+                            let url = format!("{}/purchases", urls.purchase);
+                            command(&c, &url, "purchase", key, vec![(product, rng.i64(1..=3))])
+                                .await
+                        } else {
+                            let url = format!("{}/sales", urls.sales);
+                            command(&c, &url, "sale", key, vec![(product, 1)]).await
+                        };
+                        done.lock().unwrap().push(answer);
+                    }
+                })
+            })
+            .collect();
+        Self { done, tasks }
+    }
+
+    /// Waits until `n` answers came: the stream is flowing.
+    async fn flowing(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.done.lock().unwrap().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "the stream never reached {n} answers"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every answer, once every client is done.
+    async fn finish(self) -> Vec<Answer> {
+        for t in self.tasks {
+            t.await.expect("a client failed");
+        }
+        Arc::try_unwrap(self.done).unwrap().into_inner().unwrap()
+    }
+}
+
+async fn get(c: &reqwest::Client, url: String) -> Value {
+    c.get(&url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Every document of a purchase or sale list.
+async fn all_documents(c: &reqwest::Client, base: &str, route: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    for page in 1.. {
+        let v = get(c, format!("{base}/{route}?page={page}&page_size=500")).await;
+        let got = v["items"].as_array().unwrap().clone();
+        let n = got.len();
+        items.extend(got);
+        if n < 500 {
+            break;
+        }
+    }
+    items
+}
+
+/// Design §7 after a fault: see the module docs.
+async fn check(stack: &Stack, bus: &erp_bus::rabbitmq::RabbitBus, answers: &[Answer], after: &str) {
+    stack.all_ready(after).await;
+    let c = reqwest::Client::new();
+    // Every answer definitive; each key one document, the one answered.
+    let purchases = all_documents(&c, &stack.purchase_url, "purchases").await;
+    let sales = all_documents(&c, &stack.sales_url, "sales").await;
+    let ids = |docs: &[Value]| -> HashMap<String, Value> {
+        docs.iter()
+            .map(|d| (d["id"].as_str().unwrap().to_owned(), d.clone()))
+            .collect()
+    };
+    let (by_purchase, by_sale) = (ids(&purchases), ids(&sales));
+    assert_eq!(
+        by_purchase.len(),
+        purchases.len(),
+        "{after}: a purchase listed twice"
+    );
+    for a in answers {
+        assert!(
+            a.status < 500,
+            "{after}: {} {} ended with {}",
+            a.kind,
+            a.key,
+            a.status
+        );
+        if a.status == 201 {
+            let id = a.body["id"].as_str().unwrap();
+            let listed = if a.kind == "purchase" {
+                &by_purchase
+            } else {
+                &by_sale
+            };
+            assert!(
+                listed.contains_key(id),
+                "{after}: {} {id} answered 201 but not stored",
+                a.kind
+            );
+        }
+    }
+    let created = |kind| {
+        answers
+            .iter()
+            .filter(|a| a.kind == kind && a.status == 201)
+            .count()
+    };
+    // Documents of earlier phases too: compare counts of this phase's keys.
+    let keyed: HashSet<&str> = answers
+        .iter()
+        .filter(|a| a.status == 201)
+        .map(|a| a.body["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keyed.len(),
+        created("purchase") + created("sale"),
+        "{after}: two keys answered with one document"
+    );
+
+    // Stock conserved: on_hand = bought − sold, for every product, once
+    // inventory has caught up (it is eventually consistent).
+    let mut expected: BTreeMap<&str, i64> = PRODUCTS.iter().map(|p| (*p, 0)).collect();
+    for (docs, sign) in [(&purchases, 1), (&sales, -1)] {
+        for d in docs.iter() {
+            for l in d["lines"].as_array().unwrap() {
+                let p = l["product_id"].as_str().unwrap();
+                if let Some(e) = expected.get_mut(p) {
+                    *e += sign * l["quantity"].as_i64().unwrap();
+                }
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for (product, want) in &expected {
+        loop {
+            let level = get(&c, format!("{}/stock/main/{product}", stack.inventory_url)).await;
+            if level["on_hand"] == *want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{after}: {product} on_hand {} != bought − sold {want}; logs in {}",
+                level["on_hand"],
+                stack.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The ledger sums to it, with each event once.
+        let moves = get(
+            &c,
+            format!("{}/stock/main/{product}/movements", stack.inventory_url),
+        )
+        .await;
+        let moves = moves.as_array().unwrap();
+        let sum: i64 = moves.iter().map(|m| m["delta"].as_i64().unwrap()).sum();
+        assert_eq!(
+            sum, *want,
+            "{after}: the ledger of {product} does not sum to on_hand"
+        );
+        let events: HashSet<&str> = moves
+            .iter()
+            .map(|m| m["event_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            events.len(),
+            moves.len(),
+            "{after}: an event applied twice to {product}"
+        );
+        let sources: HashSet<&str> = moves
+            .iter()
+            .map(|m| m["source_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sources.len(),
+            moves.len(),
+            "{after}: a purchase or sale applied twice to {product}"
+        );
+    }
+
+    // Nothing of ours dead-lettered.
+    let ours: HashSet<String> = purchases
+        .iter()
+        .chain(&sales)
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    let dead = bus
+        .take_dead_letters("inventory.stock", 10_000)
+        .await
+        .unwrap();
+    for d in dead {
+        let raw = erp_core::RawEnvelope::decode(&d.delivery.body);
+        let source = raw.ok().and_then(|r| {
+            r.data
+                .get("purchase_id")
+                .or_else(|| r.data.get("sale_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        assert!(
+            !source.is_some_and(|s| ours.contains(&s)),
+            "{after}: an event of ours was dead-lettered: {}",
+            d.reason
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_stays_exact_through_every_fault() {
+    let mut stack = Stack::start().await;
+    let bus = rabbit::connect().await;
+    let c = reqwest::Client::new();
+    for p in PRODUCTS {
+        let r = c
+            .post(format!("{}/products", stack.inventory_url))
+            .json(&json!({"id": p, "name": p, "unit": "pcs"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let url = format!("{}/purchases", stack.purchase_url);
+        let seed = command(
+            &c,
+            &url,
+            "purchase",
+            format!("seed-{p}"),
+            vec![(p.to_owned(), SEED)],
+        )
+        .await;
+        assert_eq!(seed.status, 201, "{:?}", seed.body);
+    }
+
+    // 1. inventory SIGKILLed mid-stream, restarted.
+    let load = Stream::start(&stack.urls(), 4, 25);
+    load.flowing(10).await;
+    stack.inventory.kill();
+    stack.inventory.spawn();
+    check(&stack, &bus, &load.finish().await, "SIGKILL of inventory").await;
+
+    // 2. RabbitMQ's application stopped and started mid-stream.
+    let load = Stream::start(&stack.urls(), 4, 25);
+    load.flowing(10).await;
+    rabbit::rabbitmqctl(&["stop_app"]);
+    tokio::time::sleep(Duration::from_secs(2)).await; // the outage
+    rabbit::rabbitmqctl(&["start_app"]);
+    check(
+        &stack,
+        &bus,
+        &load.finish().await,
+        "rabbitmqctl stop_app/start_app",
+    )
+    .await;
+
+    // 3. The database stopped and restarted mid-stream. (Stopped, not
+    // SIGKILLed: the test server, unlike MongoDB's journal, may lose its
+    // last second of acknowledged writes to a SIGKILL.)
+    let load = Stream::start(&stack.urls(), 4, 25);
+    load.flowing(10).await;
+    drop(stack.database.take());
+    tokio::time::sleep(Duration::from_secs(2)).await; // the outage
+    stack.restart_database().await;
+    check(
+        &stack,
+        &bus,
+        &load.finish().await,
+        "database stopped and restarted",
+    )
+    .await;
+
+    // 4. purchase SIGKILLed mid-stream: writes whose relay or answer it
+    // never finished are relayed after the restart and found by their key.
+    let load = Stream::start(&stack.urls(), 4, 25);
+    load.flowing(10).await;
+    stack.purchase.kill();
+    stack.purchase.spawn();
+    check(&stack, &bus, &load.finish().await, "SIGKILL of purchase").await;
+
+    // 5. Concurrent replays of one Idempotency-Key: one purchase.
+    let url = format!("{}/purchases", stack.purchase_url);
+    let replays = futures::future::join_all((0..8).map(|_| {
+        command(
+            &c,
+            &url,
+            "purchase",
+            "one-key".into(),
+            vec![(PRODUCTS[0].to_owned(), 2)],
+        )
+    }))
+    .await;
+    let first = &replays[0].body["id"];
+    assert!(
+        replays
+            .iter()
+            .all(|a| a.status == 201 && &a.body["id"] == first),
+        "{replays:?}"
+    );
+    check(&stack, &bus, &replays[..1], "concurrent replays of one key").await;
+
+    // 6. Two inventory instances on the queue.
+    let mut second = stack.second_inventory();
+    let answers = Stream::start(&stack.urls(), 4, 25).finish().await;
+    let status = second.terminate().await;
+    assert!(status.success(), "the second inventory's exit: {status}");
+    check(&stack, &bus, &answers, "two inventory instances").await;
+
+    // 7. SIGTERM of each service mid-stream: exit 0, restart.
+    for which in ["inventory", "purchase", "sales"] {
+        let load = Stream::start(&stack.urls(), 4, 15);
+        load.flowing(10).await;
+        let service = match which {
+            "inventory" => &mut stack.inventory,
+            "purchase" => &mut stack.purchase,
+            _ => &mut stack.sales,
+        };
+        let status = service.terminate().await;
+        assert!(status.success(), "{which} after SIGTERM: {status}");
+        service.spawn();
+        check(
+            &stack,
+            &bus,
+            &load.finish().await,
+            &format!("SIGTERM of {which}"),
+        )
+        .await;
+    }
+    bus.shutdown();
+    let _ = std::fs::remove_dir_all(&stack.dir);
+}
