@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/rabbitmq.sh
+scripts/rabbitmq-cluster.sh up
 scripts/mongodb.sh
 
 # Plain output in CI logs.

@@ -39,7 +39,8 @@ pub struct CommonArgs {
     /// Event bus adapter.
     #[arg(long, env = "ERP_BUS", value_enum, default_value_t = BusKind::Rabbitmq)]
     pub bus: BusKind,
-    /// RabbitMQ URL, used with `--bus rabbitmq`.
+    /// RabbitMQ URL, used with `--bus rabbitmq`; for a cluster, the nodes'
+    /// URLs separated by commas (the bus fails over between them).
     #[arg(
         long,
         env = "ERP_AMQP_URL",

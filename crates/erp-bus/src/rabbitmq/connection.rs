@@ -47,12 +47,35 @@ impl Live {
     }
 }
 
-async fn open(config: &RabbitConfig) -> Result<Live, lapin::Error> {
+/// Connects to the first node that answers, trying them in order from
+/// `first` (wrapping); which node it is, with the connection.
+async fn open_any(config: &RabbitConfig, first: usize) -> Result<(usize, Live), lapin::Error> {
+    let urls = config.urls();
+    if urls.is_empty() {
+        return open(config, &config.url).await.map(|live| (0, live));
+    }
+    let mut last = None;
+    for i in 0..urls.len() {
+        let node = (first + i) % urls.len();
+        match open(config, urls[node]).await {
+            Ok(live) => return Ok((node, live)),
+            Err(e) => {
+                if urls.len() > 1 {
+                    tracing::debug!(node, error = %e, "RabbitMQ node not answering; trying the next");
+                }
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.expect("at least one node was tried"))
+}
+
+async fn open(config: &RabbitConfig, url: &str) -> Result<Live, lapin::Error> {
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio::current())
         .with_connection_name("erp-bus".into());
-    let connection = Connection::connect(&config.url, properties).await?;
+    let connection = Connection::connect(url, properties).await?;
     let lost = Arc::new(Notify::new());
     let on_error = Arc::clone(&lost);
     let mut events = Box::pin(connection.events_listener());
@@ -105,14 +128,17 @@ pub(super) async fn supervise(shared: Weak<Shared>, cancel: CancellationToken) {
         return;
     };
     let mut backoff = config.reconnect_min;
+    // After a loss, the next node first: the lost one is likely down.
+    let mut first = 0;
     loop {
-        match open(&config).await {
-            Ok(live) => {
+        match open_any(&config, first).await {
+            Ok((node, live)) => {
                 backoff = config.reconnect_min;
+                first = node + 1;
                 let Some(s) = shared.upgrade() else { return };
                 s.live.send_replace(Some(live.clone()));
                 drop(s);
-                tracing::info!("connected to RabbitMQ");
+                tracing::info!(node, "connected to RabbitMQ");
                 wait_for_loss(&live, &cancel).await;
                 if let Some(s) = shared.upgrade() {
                     s.live.send_replace(None);

@@ -85,8 +85,12 @@ fn text(s: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(s))
 }
 
-/// Declares the subscription's queues and bindings; idempotent.
+/// Declares the subscription's queues and bindings; idempotent. All three
+/// queues are quorum queues, replicated over a cluster's nodes: with one
+/// node down, retries and dead letters still have a home. Side queues that
+/// already exist (a classic one from an older version) are used as they are.
 pub(super) async fn declare(
+    connection: &lapin::Connection,
     channel: &Channel,
     config: &RabbitConfig,
     sub: &Subscription,
@@ -119,17 +123,20 @@ pub(super) async fn declare(
             )
             .await?;
     }
-    // Expired retries dead-letter through the default exchange back into the queue.
+    // Expired retries dead-letter through the default exchange back into
+    // the queue, at least once (the quorum queue keeps a message until the
+    // main queue confirms it), which needs reject-publish on overflow.
     let mut retry = FieldTable::default();
+    retry.insert("x-queue-type".into(), text("quorum"));
     retry.insert("x-dead-letter-exchange".into(), text(""));
     retry.insert("x-dead-letter-routing-key".into(), text(queue));
-    channel
-        .queue_declare(&format!("{queue}.retry"), durable, retry)
-        .await?;
+    retry.insert("x-dead-letter-strategy".into(), text("at-least-once"));
+    retry.insert("x-overflow".into(), text("reject-publish"));
+    declare_side_queue(connection, channel, &format!("{queue}.retry"), retry).await?;
     let dlq = sub.dead_letter_queue();
-    channel
-        .queue_declare(&dlq, durable, FieldTable::default())
-        .await?;
+    let mut dead = FieldTable::default();
+    dead.insert("x-queue-type".into(), text("quorum"));
+    declare_side_queue(connection, channel, &dlq, dead).await?;
     channel
         .queue_bind(
             &dlq,
@@ -142,6 +149,37 @@ pub(super) async fn declare(
     Ok(())
 }
 
+/// Declares `name` with `args` unless it exists; an existing queue is kept
+/// whatever its arguments (re-declaring with others is a channel error).
+async fn declare_side_queue(
+    connection: &lapin::Connection,
+    channel: &Channel,
+    name: &str,
+    args: FieldTable,
+) -> Result<(), lapin::Error> {
+    // A passive declare of a missing queue closes its channel: use a
+    // throwaway one.
+    let probe = connection.create_channel().await?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let exists = probe
+        .queue_declare(name, passive, FieldTable::default())
+        .await
+        .is_ok();
+    if exists {
+        let _ = probe.close(200, "probed").await;
+        return Ok(());
+    }
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    channel.queue_declare(name, durable, args).await?;
+    Ok(())
+}
+
 async fn attach(
     config: &RabbitConfig,
     live: &Live,
@@ -151,7 +189,7 @@ async fn attach(
     channel
         .basic_qos(sub.prefetch, BasicQosOptions::default())
         .await?;
-    declare(&channel, config, sub).await?;
+    declare(&live.connection, &channel, config, sub).await?;
     let tag = format!("{}-{}", sub.queue, erp_core::EventId::new());
     let consumer = channel
         .basic_consume(

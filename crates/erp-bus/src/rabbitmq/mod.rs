@@ -54,7 +54,9 @@ use crate::{
 /// Settings of the RabbitMQ adapter.
 #[derive(Clone)]
 pub struct RabbitConfig {
-    /// `amqp://user:pass@host:port/vhost`.
+    /// `amqp://user:pass@host:port/vhost`; for a cluster, the nodes' URLs
+    /// separated by commas: the bus connects to the first that answers and,
+    /// when that connection is lost, to the next one that does.
     pub url: String,
     /// The topic exchange events are published to.
     pub exchange: String,
@@ -81,6 +83,15 @@ impl std::fmt::Debug for RabbitConfig {
 }
 
 impl RabbitConfig {
+    /// The node URLs of [`RabbitConfig::url`], in order.
+    pub fn urls(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
+
     /// The design's topology at `url`.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
@@ -303,9 +314,14 @@ impl EventBus for RabbitBus {
                 .create_channel()
                 .await
                 .map_err(unavailable)?;
-            consumer::declare(&channel, &self.shared.config, &subscription)
-                .await
-                .map_err(unavailable)?;
+            consumer::declare(
+                &live.connection,
+                &channel,
+                &self.shared.config,
+                &subscription,
+            )
+            .await
+            .map_err(unavailable)?;
             let _ = channel.close(200, "declared").await;
         }
         Ok(consumer::spawn(self.clone(), subscription, handler))
