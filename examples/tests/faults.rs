@@ -455,23 +455,20 @@ async fn check(stack: &Stack, bus: &erp_bus::rabbitmq::RabbitBus, answers: &[Ans
             );
         }
     }
-    let created = |kind| {
-        answers
+    // One document per key: what is stored is exactly what was answered
+    // 201 (`answers` holds every answer since the start), no more.
+    for (kind, listed) in [("purchase", &by_purchase), ("sale", &by_sale)] {
+        let answered: HashSet<&str> = answers
             .iter()
             .filter(|a| a.kind == kind && a.status == 201)
-            .count()
-    };
-    // Documents of earlier phases too: compare counts of this phase's keys.
-    let keyed: HashSet<&str> = answers
-        .iter()
-        .filter(|a| a.status == 201)
-        .map(|a| a.body["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        keyed.len(),
-        created("purchase") + created("sale"),
-        "{after}: two keys answered with one document"
-    );
+            .map(|a| a.body["id"].as_str().unwrap())
+            .collect();
+        let stored: HashSet<&str> = listed.keys().map(String::as_str).collect();
+        assert_eq!(
+            stored, answered,
+            "{after}: the stored {kind}s are not exactly those answered 201"
+        );
+    }
 
     // Stock conserved: on_hand = bought − sold, for every product, once
     // inventory has caught up (it is eventually consistent).
@@ -565,6 +562,8 @@ async fn the_stack_stays_exact_through_every_fault() {
     let mut stack = Stack::start().await;
     let bus = rabbit::connect().await;
     let c = reqwest::Client::new();
+    // Every answer since the start: what the services must hold.
+    let mut answered: Vec<Answer> = Vec::new();
     for p in PRODUCTS {
         let r = c
             .post(format!("{}/products", stack.inventory_url))
@@ -583,6 +582,7 @@ async fn the_stack_stays_exact_through_every_fault() {
         )
         .await;
         assert_eq!(seed.status, 201, "{:?}", seed.body);
+        answered.push(seed);
     }
 
     // 1. inventory SIGKILLed mid-stream, restarted.
@@ -590,7 +590,8 @@ async fn the_stack_stays_exact_through_every_fault() {
     load.flowing(10).await;
     stack.inventory.kill();
     stack.inventory.spawn();
-    check(&stack, &bus, &load.finish().await, "SIGKILL of inventory").await;
+    answered.extend(load.finish().await);
+    check(&stack, &bus, &answered, "SIGKILL of inventory").await;
 
     // 2. RabbitMQ's application stopped and started mid-stream.
     let load = Stream::start(&stack.urls(), 4, 25);
@@ -598,13 +599,8 @@ async fn the_stack_stays_exact_through_every_fault() {
     rabbit::rabbitmqctl(&["stop_app"]);
     tokio::time::sleep(Duration::from_secs(2)).await; // the outage
     rabbit::rabbitmqctl(&["start_app"]);
-    check(
-        &stack,
-        &bus,
-        &load.finish().await,
-        "rabbitmqctl stop_app/start_app",
-    )
-    .await;
+    answered.extend(load.finish().await);
+    check(&stack, &bus, &answered, "rabbitmqctl stop_app/start_app").await;
 
     // 3. The database stopped and restarted mid-stream. (Stopped, not
     // SIGKILLed: the test server, unlike MongoDB's journal, may lose its
@@ -614,13 +610,8 @@ async fn the_stack_stays_exact_through_every_fault() {
     drop(stack.database.take());
     tokio::time::sleep(Duration::from_secs(2)).await; // the outage
     stack.restart_database().await;
-    check(
-        &stack,
-        &bus,
-        &load.finish().await,
-        "database stopped and restarted",
-    )
-    .await;
+    answered.extend(load.finish().await);
+    check(&stack, &bus, &answered, "database stopped and restarted").await;
 
     // 4. purchase SIGKILLed mid-stream: writes whose relay or answer it
     // never finished are relayed after the restart and found by their key.
@@ -628,7 +619,8 @@ async fn the_stack_stays_exact_through_every_fault() {
     load.flowing(10).await;
     stack.purchase.kill();
     stack.purchase.spawn();
-    check(&stack, &bus, &load.finish().await, "SIGKILL of purchase").await;
+    answered.extend(load.finish().await);
+    check(&stack, &bus, &answered, "SIGKILL of purchase").await;
 
     // 5. Concurrent replays of one Idempotency-Key: one purchase.
     let url = format!("{}/purchases", stack.purchase_url);
@@ -649,14 +641,16 @@ async fn the_stack_stays_exact_through_every_fault() {
             .all(|a| a.status == 201 && &a.body["id"] == first),
         "{replays:?}"
     );
-    check(&stack, &bus, &replays[..1], "concurrent replays of one key").await;
+    answered.extend(replays.into_iter().take(1));
+    check(&stack, &bus, &answered, "concurrent replays of one key").await;
 
     // 6. Two inventory instances on the queue.
     let mut second = stack.second_inventory();
     let answers = Stream::start(&stack.urls(), 4, 25).finish().await;
     let status = second.terminate().await;
     assert!(status.success(), "the second inventory's exit: {status}");
-    check(&stack, &bus, &answers, "two inventory instances").await;
+    answered.extend(answers);
+    check(&stack, &bus, &answered, "two inventory instances").await;
 
     // 7. SIGTERM of each service mid-stream: exit 0, restart.
     for which in ["inventory", "purchase", "sales"] {
@@ -670,14 +664,95 @@ async fn the_stack_stays_exact_through_every_fault() {
         let status = service.terminate().await;
         assert!(status.success(), "{which} after SIGTERM: {status}");
         service.spawn();
-        check(
-            &stack,
-            &bus,
-            &load.finish().await,
-            &format!("SIGTERM of {which}"),
+        answered.extend(load.finish().await);
+        check(&stack, &bus, &answered, &format!("SIGTERM of {which}")).await;
+    }
+
+    // 8. Inventory down: purchases refused at once by the open breaker,
+    // sales after their retries, each with the contract's error; back up,
+    // purchases go through again.
+    stack.inventory.kill();
+    let purchase = |key: String| {
+        c.post(format!("{}/purchases", stack.purchase_url))
+            .header("Idempotency-Key", key)
+            .json(&json!({"lines": [{"product_id": PRODUCTS[0], "quantity": 1, "unit_price": 5}]}))
+            .send()
+    };
+    let breaker_open = || async {
+        c.get(format!("{}/metrics", stack.purchase_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("erp_breaker_state") && l.ends_with(" 2"))
+    };
+    let refused = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 503);
+        assert!(r.headers().contains_key("retry-after"));
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "inventory_unavailable");
+    };
+    // Failures open the breaker once they are half of the last 10 s of
+    // calls (the stream's successes count too).
+    let mut calls = 0;
+    while !breaker_open().await {
+        calls += 1;
+        assert!(calls <= 500, "the breaker never opened");
+        refused(
+            purchase(erp_core::EventId::new().to_string())
+                .await
+                .unwrap(),
         )
         .await;
     }
+    let mut open = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let r = purchase(erp_core::EventId::new().to_string())
+            .await
+            .unwrap();
+        open.push(started.elapsed().as_millis());
+        refused(r).await;
+    }
+    eprintln!(
+        "inventory down: the breaker opened after {calls} refusals; with it open, refusals took {open:?} ms"
+    );
+    let started = Instant::now();
+    let r = c
+        .post(format!("{}/sales", stack.sales_url))
+        .json(&json!({"lines": [{"product_id": PRODUCTS[0], "quantity": 1, "unit_price": 5}]}))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "inventory_unavailable");
+    // The contract's bound (a 3 s deadline for the retries), not a speed figure.
+    assert!(
+        took < Duration::from_secs(4),
+        "a sale refused after {took:?}"
+    );
+    stack.inventory.spawn();
+    stack.all_ready("inventory back").await;
+    let back = command(
+        &c,
+        &format!("{}/purchases", stack.purchase_url),
+        "purchase",
+        "after-the-outage".into(),
+        vec![(PRODUCTS[0].to_owned(), 1)],
+    )
+    .await;
+    assert_eq!(
+        back.status, 201,
+        "purchases go through again: {:?}",
+        back.body
+    );
+    answered.push(back);
+    check(&stack, &bus, &answered, "inventory down and back").await;
     bus.shutdown();
     let _ = std::fs::remove_dir_all(&stack.dir);
 }
