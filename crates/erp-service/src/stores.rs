@@ -15,8 +15,13 @@ use crate::{
     health::HealthCheck,
 };
 
-/// How long an unfinished idempotency claim blocks its key.
-const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(30);
+/// How long an unfinished idempotency claim blocks its key: a little more
+/// than a request may run ([`crate::http::REQUEST_TIMEOUT`]), so a live
+/// request keeps its key, and a retry after a crash waits no longer than
+/// that. Taking over a claim whose request did write is safe: the retry
+/// writes under the key-derived id and finds the first.
+const IDEMPOTENCY_LEASE: Duration =
+    Duration::from_secs(crate::http::REQUEST_TIMEOUT.as_secs() + 2);
 
 /// One service's storage.
 #[derive(Debug, Clone)]
