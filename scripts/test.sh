@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/rabbitmq.sh
 scripts/rabbitmq-cluster.sh up
 scripts/mongodb.sh
+scripts/promtool.sh
 
 # Plain output in CI logs.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -246,6 +246,7 @@ pub struct OutboxRelay {
     max_idle_poll: Duration,
     quarantine: QuarantinePolicy,
     failures: Failures,
+    service: &'static str,
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -276,7 +277,16 @@ impl OutboxRelay {
                 after: Duration::from_secs(10),
             },
             failures: Failures::default(),
+            service: "",
         }
+    }
+
+    /// The `service` label of the relay's metrics (`erp_outbox_backlog`,
+    /// `erp_outbox_quarantined_total`): several services in one process
+    /// each have their own series.
+    pub fn with_service(mut self, service: &'static str) -> Self {
+        self.service = service;
+        self
     }
 
     /// When a record whose projection keeps failing is quarantined
@@ -382,9 +392,10 @@ impl OutboxRelay {
         if failure.is_none() && records.len() < self.batch {
             // The look returned everything pending and all of it went out:
             // no need to ask the store (a count can cost a scan there).
-            metrics::gauge!("erp_outbox_backlog").set((records.len() - done.len()) as f64);
+            metrics::gauge!("erp_outbox_backlog", "service" => self.service)
+                .set((records.len() - done.len()) as f64);
         } else if let Ok(backlog) = self.outbox.backlog().await {
-            metrics::gauge!("erp_outbox_backlog").set(backlog as f64);
+            metrics::gauge!("erp_outbox_backlog", "service" => self.service).set(backlog as f64);
         }
         match failure {
             Some(e) => Err(e),
@@ -400,7 +411,7 @@ impl OutboxRelay {
         let reason = error.to_string();
         self.outbox.quarantine(record.id(), &reason).await?;
         self.failures.clear(&[record.id()]);
-        metrics::counter!("erp_outbox_quarantined_total").increment(1);
+        metrics::counter!("erp_outbox_quarantined_total", "service" => self.service).increment(1);
         tracing::error!(
             event_id = %record.id(), event_type = %record.envelope.event_type, error = %reason,
             "outbox record quarantined after failing every pass; later events of its aggregate are held"

@@ -38,9 +38,62 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");
         }
+        describe();
         spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// HELP text for every family the SDK exports (Prometheus tooling, and
+/// `promtool check metrics`, want one on each).
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by service, method, route template and status"
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by service, method, route template and status"
+    );
+    describe_counter!(
+        "erp_events_published_total",
+        "Messages the bus accepted, by event type"
+    );
+    describe_counter!("erp_events_consumed_total", "Deliveries handled, by queue");
+    describe_counter!(
+        "erp_events_retried_total",
+        "Deliveries a handler asked to retry, by queue"
+    );
+    describe_counter!(
+        "erp_events_dead_lettered_total",
+        "Deliveries dead-lettered, by queue"
+    );
+    describe_counter!(
+        "erp_events_unroutable_total",
+        "Messages no queue was bound for, by routing key"
+    );
+    describe_gauge!(
+        "erp_outbox_backlog",
+        "Events waiting in the outbox to be handed on"
+    );
+    describe_counter!(
+        "erp_outbox_quarantined_total",
+        "Outbox records taken out of the flow because they could not be handed on"
+    );
+    describe_gauge!(
+        "erp_breaker_state",
+        "Circuit breaker state: 0 closed, 1 half-open, 2 open"
+    );
+    describe_counter!(
+        "erp_breaker_transitions_total",
+        "Circuit breaker state changes, by target state"
+    );
+    describe_counter!(
+        "erp_retry_attempts_total",
+        "Retries made by the HTTP retry policy (first attempts not counted)"
+    );
 }
 
 /// The exporter buffers every histogram sample until someone folds them

@@ -20,8 +20,7 @@ use crate::{
 /// request keeps its key, and a retry after a crash waits no longer than
 /// that. Taking over a claim whose request did write is safe: the retry
 /// writes under the key-derived id and finds the first.
-const IDEMPOTENCY_LEASE: Duration =
-    Duration::from_secs(crate::http::REQUEST_TIMEOUT.as_secs() + 2);
+const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(crate::http::REQUEST_TIMEOUT.as_secs() + 2);
 
 /// One service's storage.
 #[derive(Debug, Clone)]

@@ -39,7 +39,8 @@ pub fn server(
 
 /// gRPC server reflection (`grpc.reflection.v1` and the older `v1alpha`
 /// that many `grpcurl` builds still ask for), describing
-/// `erp.inventory.v1`. Open like every read: it only describes the API.
+/// `erp.inventory.v1` and `grpc.health.v1` (so `grpcurl` can call the
+/// health service too). Open like every read: it only describes the API.
 pub fn reflection() -> anyhow::Result<(
     tonic_reflection::server::v1::ServerReflectionServer<
         impl tonic_reflection::server::v1::ServerReflection,
@@ -50,9 +51,11 @@ pub fn reflection() -> anyhow::Result<(
 )> {
     let v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     Ok((v1, v1alpha))
 }

@@ -66,7 +66,9 @@ impl Application {
             Arc::new(ProductsProjection(product_views.clone())),
             Arc::new(StoresProjection(store_views.clone())),
         ]);
-        let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
+        let relay = OutboxRelay::new(stores.outbox(), bus.clone())
+            .with_service("inventory-svc")
+            .with_projections(projections);
         let inventory = Inventory::new(InventoryParts {
             products: stores.write_store("products"),
             stores: stores.write_store("stores"),

@@ -24,6 +24,8 @@ pub type Application = HttpService;
 
 /// Builds purchase-svc on `bus`, with the store chosen by `config`.
 pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Application> {
+    // The recorder first: the breaker registers its series when built.
+    erp_service::metrics::handle();
     let stores = Stores::open(&config.common, &config.database).await?;
     let views = stores
         .read_model(
@@ -32,7 +34,9 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
         )
         .await?;
     let projections = Projections::new(vec![Arc::new(PurchasesProjection(views.clone()))]);
-    let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
+    let relay = OutboxRelay::new(stores.outbox(), bus.clone())
+        .with_service("purchase-svc")
+        .with_projections(projections);
     let purchases = Purchases::new(PurchaseParts {
         store: stores.write_store("purchases"),
         views,

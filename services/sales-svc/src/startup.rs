@@ -36,7 +36,9 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
         Arc::new(SalesProjection(views.clone())),
         Arc::new(SaleLinesProjection(lines.clone())),
     ]);
-    let relay = OutboxRelay::new(stores.outbox(), bus.clone()).with_projections(projections);
+    let relay = OutboxRelay::new(stores.outbox(), bus.clone())
+        .with_service("sales-svc")
+        .with_projections(projections);
     let sales = Sales::new(SalesParts {
         store: stores.write_store("sales"),
         views,

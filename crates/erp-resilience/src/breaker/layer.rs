@@ -49,6 +49,9 @@ impl<C> CircuitBreakerLayer<C> {
         classifier: C,
         hook: Option<Arc<Hook>>,
     ) -> Self {
+        // The series exists from the start (closed), so an alert on its
+        // value or its absence can be written.
+        metrics::gauge!("erp_breaker_state", "breaker" => name).set(0.0);
         Self {
             shared: Arc::new(Shared {
                 name,

@@ -170,7 +170,7 @@ async fn reflection_lists_the_inventory_service_for_tools_like_grpcurl() {
     };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
     assert!(
-        names.contains(&"erp.inventory.v1.Inventory"),
+        names.contains(&"erp.inventory.v1.Inventory") && names.contains(&"grpc.health.v1.Health"),
         "services: {names:?}"
     );
 }

@@ -1,0 +1,91 @@
+//! What each service's `/metrics` exports, checked by Prometheus's own
+//! linter (`promtool check metrics`, from `scripts/promtool.sh`): HELP text
+//! on every family, Prometheus naming; and the series an alert needs exist
+//! from the start (the breaker's state before any call).
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+};
+
+use erp_examples::{Ports, System};
+use serde_json::json;
+
+fn promtool(text: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/promtool.sh)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metrics_page_passes_promtool_and_the_breaker_series_exists_from_start() {
+    let system = System::start(Ports::ephemeral()).await.unwrap();
+    let p = system.ports;
+    let c = reqwest::Client::new();
+    let metrics = |port: std::net::SocketAddr| {
+        let c = c.clone();
+        async move {
+            c.get(format!("http://{port}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let fresh = metrics(p.purchase).await;
+    assert!(
+        fresh
+            .lines()
+            .any(|l| l.starts_with("erp_breaker_state{") && l.ends_with(" 0")),
+        "the breaker's state before any call: {fresh}"
+    );
+
+    // Traffic, so that every family the services export has a series.
+    let r = c
+        .post(format!("http://{}/products", p.inventory))
+        .json(&json!({"id": "lint", "name": "L", "unit": "pcs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let trade = json!({"lines": [{"product_id": "lint", "quantity": 1, "unit_price": 1}]});
+    for route in [
+        format!("http://{}/purchases", p.purchase),
+        format!("http://{}/sales", p.sales),
+    ] {
+        let r = c.post(route).json(&trade).send().await.unwrap();
+        assert!(
+            r.status().is_success() || r.status() == 409,
+            "{}",
+            r.status()
+        );
+    }
+    for port in [p.purchase, p.sales, p.inventory] {
+        let text = metrics(port).await;
+        let (ok, said) = promtool(&text);
+        assert!(
+            ok && said.trim().is_empty(),
+            "promtool on {port}/metrics: {said}"
+        );
+    }
+    system.stop().await.unwrap();
+}
