@@ -79,6 +79,29 @@ async fn every_metrics_page_passes_promtool_and_the_breaker_series_exists_from_s
             r.status()
         );
     }
+    // Inventory handled the events: their handling time is recorded.
+    let mut handled = false;
+    for _ in 0..200 {
+        if metrics(p.inventory)
+            .await
+            .contains("erp_event_handling_seconds_count{queue=\"inventory.stock\",outcome=\"ack\"}")
+        {
+            handled = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(handled, "no handling time recorded for inventory.stock");
+    let page = metrics(p.purchase).await;
+    for family in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "erp_build_info{",
+        "erp_outbox_backlog{service=\"purchase-svc\"}",
+    ] {
+        assert!(page.contains(family), "{family} missing: {page}");
+    }
     for port in [p.purchase, p.sales, p.inventory] {
         let text = metrics(port).await;
         let (ok, said) = promtool(&text);

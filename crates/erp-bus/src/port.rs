@@ -191,11 +191,45 @@ pub(crate) fn record_unroutable(routing_key: &str) {
     }
 }
 
+/// Runs `handler` on `delivery` in its span; a panic counts as a failed
+/// attempt (a retry), never kills the consumer. The disposition, and how
+/// long the handler took.
+pub(crate) async fn run_handler(
+    queue: &str,
+    handler: &dyn MessageHandler,
+    delivery: &crate::Delivery,
+) -> (Disposition, std::time::Duration) {
+    use futures::FutureExt;
+    let started = std::time::Instant::now();
+    let span = message_span(queue, delivery);
+    let disposition = std::panic::AssertUnwindSafe(tracing::Instrument::instrument(
+        handler.handle(delivery),
+        span,
+    ))
+    .catch_unwind()
+    .await
+    .unwrap_or_else(|_| Disposition::retry(std::time::Duration::ZERO, "the handler panicked"));
+    (disposition, started.elapsed())
+}
+
 /// Counts one settled delivery: `erp_events_consumed_total`, plus
-/// `erp_events_retried_total` or `erp_events_dead_lettered_total`.
-/// Adapters call it once per delivery, after the handler answered.
-pub(crate) fn record_disposition(queue: &str, disposition: &Disposition, dead_lettered: bool) {
+/// `erp_events_retried_total` or `erp_events_dead_lettered_total`, and
+/// times it in `erp_event_handling_seconds` by outcome. Adapters call it
+/// once per delivery, after the handler answered.
+pub(crate) fn record_disposition(
+    queue: &str,
+    disposition: &Disposition,
+    dead_lettered: bool,
+    took: std::time::Duration,
+) {
     let queue = queue.to_owned();
+    let outcome = match disposition {
+        _ if dead_lettered => "dead_letter",
+        Disposition::Ack => "ack",
+        _ => "retry",
+    };
+    metrics::histogram!("erp_event_handling_seconds", "queue" => queue.clone(), "outcome" => outcome)
+        .record(took.as_secs_f64());
     metrics::counter!("erp_events_consumed_total", "queue" => queue.clone()).increment(1);
     if dead_lettered {
         metrics::counter!("erp_events_dead_lettered_total", "queue" => queue).increment(1);

@@ -16,6 +16,9 @@ use axum::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// Process metrics (CPU, memory, file descriptors, threads, start time),
+/// read from the OS on each scrape.
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
 
 /// Latency buckets in seconds: sub-millisecond to the 3 s retry deadline.
 const BUCKETS: [f64; 12] = [
@@ -39,6 +42,10 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");
         }
         describe();
+        PROCESS
+            .get_or_init(metrics_process::Collector::default)
+            .describe();
+        metrics::gauge!("erp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         spawn_upkeep(handle.clone());
         handle
     })
@@ -90,6 +97,15 @@ fn describe() {
         "erp_breaker_transitions_total",
         "Circuit breaker state changes, by target state"
     );
+    describe_histogram!(
+        "erp_event_handling_seconds",
+        Unit::Seconds,
+        "Time a handler took over a delivery, by queue and outcome (ack, retry, dead_letter)"
+    );
+    describe_gauge!(
+        "erp_build_info",
+        "The SDK version this process runs; always 1"
+    );
     describe_counter!(
         "erp_retry_attempts_total",
         "Retries made by the HTTP retry policy (first attempts not counted)"
@@ -121,6 +137,9 @@ fn spawn_upkeep(handle: PrometheusHandle) {
     (status = 200, description = "Prometheus text exposition format", content_type = "text/plain")
 ))]
 pub async fn render() -> Response {
+    if let Some(process) = PROCESS.get() {
+        process.collect();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),

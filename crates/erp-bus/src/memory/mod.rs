@@ -15,12 +15,10 @@ pub use faults::Faults;
 
 use std::{
     collections::{HashMap, VecDeque},
-    panic::AssertUnwindSafe,
     sync::{Arc, Mutex, MutexGuard},
 };
 
 use async_trait::async_trait;
-use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -335,16 +333,10 @@ async fn consume(
                 c = connected.wait_for(|up| *up) => if c.is_err() { return },
             }
         }
-        // A panicking handler must not kill the consumer: it counts as a
-        // failed attempt, so a poison message ends in the dead-letter list.
-        let span = crate::port::message_span(&queue.name, &delivery);
-        let disposition = AssertUnwindSafe(tracing::Instrument::instrument(
-            handler.handle(&delivery),
-            span,
-        ))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| Disposition::retry(std::time::Duration::ZERO, "the handler panicked"));
+        // A panicking handler counts as a failed attempt, so a poison
+        // message ends in the dead-letter list.
+        let (disposition, took) =
+            crate::port::run_handler(&queue.name, handler.as_ref(), &delivery).await;
         let ack_lost = !*bus.connected.borrow()
             || (disposition == Disposition::Ack
                 && lock(&bus.faults)
@@ -357,7 +349,7 @@ async fn consume(
             queue.settled_one();
             continue;
         }
-        settle(&queue, delivery, disposition, max_attempts);
+        settle(&queue, delivery, disposition, max_attempts, took);
         queue.settled_one();
         // Let the other consumers of the queue (waiting in line for its
         // lock) take the next message, as a broker dispatches round-robin;
@@ -367,10 +359,16 @@ async fn consume(
     }
 }
 
-fn settle(queue: &Queue, mut delivery: Delivery, disposition: Disposition, max_attempts: u32) {
+fn settle(
+    queue: &Queue,
+    mut delivery: Delivery,
+    disposition: Disposition,
+    max_attempts: u32,
+    took: std::time::Duration,
+) {
     let dead = matches!(disposition, Disposition::DeadLetter { .. })
         || (matches!(disposition, Disposition::Retry { .. }) && delivery.attempt >= max_attempts);
-    crate::port::record_disposition(&queue.name, &disposition, dead);
+    crate::port::record_disposition(&queue.name, &disposition, dead, took);
     let dead_letter = |delivery: Delivery, reason: String| {
         tracing::warn!(message_id = ?delivery.message_id, %reason, "dead-lettered");
         let attempts = delivery.attempt;

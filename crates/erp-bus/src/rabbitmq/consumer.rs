@@ -1,9 +1,9 @@
 //! One subscription's consumer: attaches whenever a connection is live,
 //! hands each delivery to the handler, then settles it by the disposition.
 
-use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use futures::{FutureExt, StreamExt, future::ready};
+use futures::{StreamExt, future::ready};
 use lapin::{
     BasicProperties, Channel,
     options::{
@@ -210,19 +210,11 @@ async fn process(
     raw: lapin::message::Delivery,
 ) {
     let delivery = fields::delivery(&raw);
-    // A panicking handler counts as a failed attempt; it never kills the consumer.
-    let span = crate::port::message_span(&sub.queue, &delivery);
-    let disposition = AssertUnwindSafe(tracing::Instrument::instrument(
-        handler.handle(&delivery),
-        span,
-    ))
-    .catch_unwind()
-    .await
-    .unwrap_or_else(|_| Disposition::retry(Duration::ZERO, "the handler panicked"));
+    let (disposition, took) = crate::port::run_handler(&sub.queue, handler, &delivery).await;
     let dead = matches!(disposition, Disposition::DeadLetter { .. })
         || (matches!(disposition, Disposition::Retry { .. })
             && delivery.attempt >= sub.max_attempts);
-    crate::port::record_disposition(&sub.queue, &disposition, dead);
+    crate::port::record_disposition(&sub.queue, &disposition, dead, took);
     let forwarded = match disposition {
         Disposition::Ack => Ok(()),
         Disposition::Retry { after, reason } if delivery.attempt < sub.max_attempts => {
