@@ -35,7 +35,7 @@ fn promtool(text: &str) -> (bool, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_metrics_page_passes_promtool_and_the_breaker_series_exists_from_start() {
+async fn every_metrics_page_passes_promtool_and_the_alerts_and_dashboard_use_what_is_exported() {
     let system = System::start(Ports::ephemeral()).await.unwrap();
     let p = system.ports;
     let c = reqwest::Client::new();
@@ -102,6 +102,63 @@ async fn every_metrics_page_passes_promtool_and_the_breaker_series_exists_from_s
     ] {
         assert!(page.contains(family), "{family} missing: {page}");
     }
+    // The shipped alert rules and dashboard name only families a service
+    // exports, and the rules pass promtool's checks and unit tests.
+    let exported: std::collections::HashSet<String> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    let ops = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops");
+    let rules = ops.join("prometheus/alerts.yml");
+    let mut queries: Vec<String> = std::fs::read_to_string(&rules)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("erp_") || l.contains("http_") || l.contains("process_"))
+        .map(str::to_owned)
+        .collect();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ops.join("grafana/erp-services.json")).unwrap(),
+    )
+    .unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            queries.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    for query in &queries {
+        for word in query.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            let family = word
+                .strip_suffix("_bucket")
+                .or_else(|| word.strip_suffix("_count"))
+                .unwrap_or(word);
+            let ours = ["erp_", "http_", "process_"]
+                .iter()
+                .any(|p| family.starts_with(p));
+            assert!(
+                !ours || exported.contains(family),
+                "{family} (in `{query}`) is not exported"
+            );
+        }
+    }
+    for args in [
+        vec!["check", "rules", rules.to_str().unwrap()],
+        vec![
+            "test",
+            "rules",
+            ops.join("prometheus/alerts_test.yml").to_str().unwrap(),
+        ],
+    ] {
+        let out = Command::new("promtool").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     for port in [p.purchase, p.sales, p.inventory] {
         let text = metrics(port).await;
         let (ok, said) = promtool(&text);

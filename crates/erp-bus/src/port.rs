@@ -191,6 +191,18 @@ pub(crate) fn record_unroutable(routing_key: &str) {
     }
 }
 
+/// Creates a subscription's counters at 0, so that they exist from the
+/// start: Prometheus's `increase()` needs a sample before the first event.
+pub(crate) fn register_queue(queue: &str) {
+    for family in [
+        "erp_events_consumed_total",
+        "erp_events_retried_total",
+        "erp_events_dead_lettered_total",
+    ] {
+        metrics::counter!(family, "queue" => queue.to_owned()).increment(0);
+    }
+}
+
 /// Runs `handler` on `delivery` in its span; a panic counts as a failed
 /// attempt (a retry), never kills the consumer. The disposition, and how
 /// long the handler took.

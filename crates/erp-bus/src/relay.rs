@@ -436,6 +436,8 @@ impl OutboxRelay {
     /// Runs until `cancel` fires: drains the outbox whenever triggered or
     /// every idle poll, backing off (up to 5 s) while the bus or store fails.
     pub async fn run(self, cancel: CancellationToken) {
+        // From the start, so an alert on its increase can fire on the first.
+        metrics::counter!("erp_outbox_quarantined_total", "service" => self.service).increment(0);
         let mut backoff = Duration::from_millis(100);
         let mut idle = self.idle_poll;
         loop {

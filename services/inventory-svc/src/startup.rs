@@ -59,6 +59,9 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Builds the service on `bus`, with the store chosen by `config`.
     pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
+        // The recorder first: the consumer and relay register their series
+        // as they are built.
+        erp_service::metrics::handle();
         let stores = Stores::open(&config.common, &config.database).await?;
         let product_views = stores.read_model("product_views", &[]).await?;
         let store_views = stores.read_model("store_views", &[]).await?;

@@ -22,6 +22,9 @@ pub type Application = HttpService;
 
 /// Builds sales-svc on `bus`, with the store chosen by `config`.
 pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Application> {
+    // The recorder first: the consumer and relay register their series
+    // as they are built.
+    erp_service::metrics::handle();
     let stores = Stores::open(&config.common, &config.database).await?;
     let views = stores
         .read_model(

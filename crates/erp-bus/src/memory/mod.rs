@@ -201,6 +201,7 @@ impl EventBus for MemoryBus {
         subscription: Subscription,
         handler: Arc<dyn MessageHandler>,
     ) -> Result<SubscriptionHandle, BusError> {
+        crate::port::register_queue(&subscription.queue);
         let queue = self.declare(&subscription);
         let cancel = CancellationToken::new();
         let (attached_tx, attached_rx) = watch::channel(*self.connected.borrow());

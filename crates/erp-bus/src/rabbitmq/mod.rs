@@ -305,6 +305,7 @@ impl EventBus for RabbitBus {
         subscription: Subscription,
         handler: Arc<dyn MessageHandler>,
     ) -> Result<SubscriptionHandle, BusError> {
+        crate::port::register_queue(&subscription.queue);
         // Declared now when connected, so messages published after
         // `subscribe` returns are routed; otherwise the consumer declares
         // everything when the connection comes (up).
