@@ -152,24 +152,61 @@ pub fn routes() -> Router {
     Router::new().route("/metrics", get(render))
 }
 
+/// The handles of one series pair, per (service, method, status) then route
+/// template: a request looks its pair up without allocating, where building
+/// the labels and keys anew cost a dozen allocations per request.
+type Series = std::collections::HashMap<
+    (&'static str, axum::http::Method, u16),
+    std::collections::HashMap<Box<str>, (metrics::Counter, metrics::Histogram)>,
+>;
+
+static SERIES: std::sync::LazyLock<std::sync::RwLock<Series>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn series(
+    service: &'static str,
+    method: &axum::http::Method,
+    route: &str,
+    status: u16,
+) -> (metrics::Counter, metrics::Histogram) {
+    let key = (service, method.clone(), status);
+    if let Some(found) = SERIES
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .and_then(|routes| routes.get(route))
+    {
+        return found.clone();
+    }
+    let labels = [
+        ("service", service.to_owned()),
+        ("method", method.to_string()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    let pair = (
+        metrics::counter!("http_requests_total", &labels),
+        metrics::histogram!("http_request_duration_seconds", &labels),
+    );
+    SERIES
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_default()
+        .insert(route.into(), pair.clone());
+    pair
+}
+
 /// Counts (`http_requests_total`) and times (`http_request_duration_seconds`)
 /// every request, labelled by service, method, route template and status.
 pub async fn track(State(service): State<&'static str>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
     let response = next.run(req).await;
-    let labels = [
-        ("service", service.to_owned()),
-        ("method", method),
-        ("route", route),
-        ("status", response.status().as_u16().to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, duration) = series(service, &method, route, response.status().as_u16());
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
     response
 }

@@ -1,4 +1,9 @@
 use clap::Parser;
+
+// glibc's malloc showed as a tenth of the request path's CPU under load;
+// mimalloc serves the many small per-request allocations faster.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sales_svc::{config::Config, startup};
 
 #[tokio::main]
