@@ -69,16 +69,21 @@ fn direction(order: Order) -> i32 {
     }
 }
 
-/// A find limited to `window`'s page, in the database.
-fn windowed(
+/// The documents of `find` in `window`'s page, paged by the database.
+async fn windowed(
     find: mongodb::action::Find<'_, Document>,
     window: Window,
-) -> mongodb::action::Find<'_, Document> {
+) -> Result<Vec<Document>, StoreError> {
     let find = find.skip(window.skip);
-    match window.limit.and_then(|l| i64::try_from(l).ok()) {
+    let find = match window.limit.and_then(|l| i64::try_from(l).ok()) {
         Some(limit) => find.limit(limit),
         None => find,
-    }
+    };
+    find.await
+        .map_err(unavailable)?
+        .try_collect()
+        .await
+        .map_err(unavailable)
 }
 
 /// The MongoDB ledger.
@@ -308,11 +313,7 @@ impl MongoStockLedger {
                 .sort(doc! {"store_id": dir, "product_id": dir}),
             window,
         )
-        .await
-        .map_err(unavailable)?
-        .try_collect()
-        .await
-        .map_err(unavailable)?;
+        .await?;
         docs.iter().map(level_of).collect()
     }
 }
@@ -393,11 +394,7 @@ impl StockLedger for MongoStockLedger {
                 .sort(doc! {"at": dir, "_id": dir}),
             window,
         )
-        .await
-        .map_err(unavailable)?
-        .try_collect()
-        .await
-        .map_err(unavailable)?;
+        .await?;
         let mut entries = Vec::with_capacity(docs.len());
         for d in docs {
             let delta = d

@@ -113,27 +113,7 @@ async fn stopping_one_node_then_another_loses_and_doubles_nothing() {
             s == 200 && b["on_hand"] == EVENTS
         })
         .await;
-    let (_, moves) = service.get(&format!("{stock}/movements")).await.unwrap();
-    let applied: std::collections::HashSet<String> = moves
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["event_id"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(moves.as_array().unwrap().len(), EVENTS, "one movement each");
-    assert_eq!(applied, ids, "every event, once");
-    let dead = bus
-        .take_dead_letters("inventory.stock", 10_000)
-        .await
-        .unwrap();
-    assert!(
-        dead.iter().all(|d| d
-            .delivery
-            .message_id
-            .as_ref()
-            .is_none_or(|id| !ids.contains(id))),
-        "an event of the stream was dead-lettered"
-    );
+    common::assert_each_applied_once(&service, &stock, &ids, &bus).await;
     drop(service);
     bus.close().await;
     db.drop_database().await.unwrap();

@@ -113,27 +113,7 @@ async fn database_down_means_503_and_the_service_recovers_by_itself() {
             s == 200 && b["on_hand"] == EVENTS
         })
         .await;
-    let (_, moves) = service.get("/stock/main/kept/movements").await.unwrap();
-    let applied: std::collections::HashSet<String> = moves
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["event_id"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(moves.as_array().unwrap().len(), EVENTS, "one movement each");
-    assert_eq!(applied, ids, "exactly the events of the outage");
-    let dead = bus
-        .take_dead_letters("inventory.stock", 10_000)
-        .await
-        .unwrap();
-    assert!(
-        dead.iter().all(|d| d
-            .delivery
-            .message_id
-            .as_ref()
-            .is_none_or(|id| !ids.contains(id))),
-        "an event of the outage was dead-lettered"
-    );
+    common::assert_each_applied_once(&service, "/stock/main/kept", &ids, &bus).await;
     // It waited: no attempt was spent on the outage.
     let metrics = service
         .client

@@ -132,36 +132,8 @@ async fn sigterm_mid_stream_exits_0_and_loses_or_doubles_nothing() {
         })
         .await;
 
-    // Exactly once: the ledger holds each event once, and only ours.
-    let (_, moves) = service.get(&format!("{stock}/movements")).await.unwrap();
-    let applied: Vec<String> = moves
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["event_id"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(applied.len(), EVENTS, "one movement per event");
-    let distinct: std::collections::HashSet<_> = applied.into_iter().collect();
-    assert_eq!(distinct, ids, "every event once");
-    // Nothing of ours was dead-lettered on the way down.
-    let dead = bus
-        .take_dead_letters("inventory.stock", 10_000)
-        .await
-        .unwrap();
-    let ours: Vec<_> = dead
-        .iter()
-        .filter(|d| {
-            d.delivery
-                .message_id
-                .as_ref()
-                .is_some_and(|id| ids.contains(id))
-        })
-        .collect();
-    assert!(
-        ours.is_empty(),
-        "{} of the stream dead-lettered",
-        ours.len()
-    );
+    // Exactly once, and nothing dead-lettered on the way down.
+    common::assert_each_applied_once(&service, &stock, &ids, &bus).await;
     drop(service);
     bus.shutdown();
     db.drop_database().await.unwrap();

@@ -4,36 +4,15 @@
 //! broker through `stop_app` / `start_app`. One test: it restarts the broker.
 #![cfg(feature = "rabbitmq")]
 
+mod common;
+
+use common::purchase_message;
 use erp_bus::rabbitmq::testing as rabbit;
 use std::{sync::Arc, time::Duration};
 
 use erp_bus::{EventBus, OutgoingMessage, rabbitmq::RabbitBus};
-use erp_core::{
-    EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity, StoreId,
-    Timestamp,
-};
 use inventory_svc::{config::Config, startup::Application};
 use serde_json::{Value, json};
-
-fn purchase(product: &str, quantity: i64) -> OutgoingMessage {
-    let env = EventEnvelope::new(
-        PurchaseCompleted {
-            purchase_id: PurchaseId::new(),
-            store_id: StoreId::main(),
-            purchased_at: Timestamp::now(),
-            lines: vec![EventLine {
-                product_id: ProductId::parse(product).unwrap(),
-                quantity: Quantity::new(quantity).unwrap(),
-                unit_price: Money::from_minor(1).unwrap(),
-            }],
-            supplier: None,
-        },
-        "test",
-        "corr",
-        "cause",
-    );
-    OutgoingMessage::from_envelope(&env.into_raw())
-}
 
 struct Client {
     base: String,
@@ -154,7 +133,7 @@ async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
         .unwrap();
 
     // The same message id twice moves stock once.
-    let twice = purchase("rmq-widget", 3);
+    let twice = purchase_message("rmq-widget", 3);
     client_bus.publish(twice.clone()).await.unwrap();
     client_bus.publish(twice).await.unwrap();
     c.wait_for("stock 3", 10, "/stock/main/rmq-widget", |s, b| {
@@ -243,7 +222,7 @@ async fn inventory_on_rabbitmq_applies_once_dead_letters_and_recovers() {
     rabbit::rabbitmqctl(&["start_app"]);
     c.wait_for("readiness 200", 60, "/health/ready", |s, _| s == 200)
         .await;
-    publish_until_confirmed(&client_bus, purchase("rmq-widget", 1)).await;
+    publish_until_confirmed(&client_bus, purchase_message("rmq-widget", 1)).await;
     c.wait_for("stock 4", 20, "/stock/main/rmq-widget", |s, b| {
         s == 200 && b["on_hand"] == 4
     })

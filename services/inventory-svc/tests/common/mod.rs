@@ -1,6 +1,9 @@
 //! The inventory-svc binary as a child process, for tests that must kill it
-//! or its dependencies for real, and the events they publish to it. Shared
-//! by `mongodb.rs` and `database_down.rs`.
+//! or its dependencies for real, the events they publish to it, and the
+//! checks after a stream of them. Shared by the integration tests.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -35,7 +38,6 @@ pub fn purchase_message(product: &str, quantity: i64) -> OutgoingMessage {
 
 /// The flags that run the binary on the test servers (RabbitMQ and the
 /// MongoDB-wire server) in `database`, plus `extra`.
-#[allow(dead_code)] // database_down.rs runs its own database server
 pub fn on_test_servers(database: &str, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "--store",
@@ -54,6 +56,39 @@ pub fn on_test_servers(database: &str, extra: &[&str]) -> Vec<String> {
     .collect();
     args.extend(extra.iter().map(|a| (*a).to_owned()));
     args
+}
+
+/// The checks after a stream of events `ids` into `stock` (a
+/// `/stock/{store}/{product}` path): its ledger holds exactly those events,
+/// each once, and none of them sits in `inventory.stock`'s dead letters.
+pub async fn assert_each_applied_once(
+    service: &Service,
+    stock: &str,
+    ids: &std::collections::HashSet<String>,
+    bus: &dyn erp_bus::EventBus,
+) {
+    let (_, moves) = service.get(&format!("{stock}/movements")).await.unwrap();
+    let moves = moves.as_array().expect("a list of movements");
+    let applied: std::collections::HashSet<String> = moves
+        .iter()
+        .map(|m| m["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(moves.len(), ids.len(), "one movement per event");
+    assert_eq!(&applied, ids, "every event, once");
+    let dead = bus
+        .take_dead_letters("inventory.stock", 10_000)
+        .await
+        .unwrap();
+    let ours = dead
+        .iter()
+        .filter(|d| {
+            d.delivery
+                .message_id
+                .as_ref()
+                .is_some_and(|id| ids.contains(id))
+        })
+        .count();
+    assert_eq!(ours, 0, "events of the stream were dead-lettered");
 }
 
 /// `N` distinct ports nothing listens on right now. Every listener is held
