@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone. Idempotent: safe to run again.
 #
-# Provisioning: a real RabbitMQ (Debian package) and a real MongoDB-wire
+# Provisioning: a real RabbitMQ (Debian package), a real MongoDB-wire
 # server (mongo-java-server with its H2 file backend, from Maven Central; see
-# scripts/mongodb.sh), each installed and started only when missing. The adapter tests run with --all-features and
+# scripts/mongodb.sh) and Jaeger v2 (built from its Go module), each
+# installed and started only when missing. The adapter tests run with --all-features and
 # fail, never skip, when a server cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ scripts/rabbitmq.sh
 scripts/rabbitmq-cluster.sh up
 scripts/mongodb.sh
 scripts/promtool.sh
+# An OpenTelemetry backend for examples/tests/traces.rs (built once, cached).
+scripts/jaeger.sh
 
 # Plain output in CI logs.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -11,10 +11,11 @@
 //! stops the broker's application). Needs the binaries built
 //! (`cargo build --workspace --bins`, which `scripts/test.sh` runs first).
 
+mod support;
+
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     path::PathBuf,
-    process::{Child, Command},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -22,109 +23,12 @@ use std::{
 use erp_bus::{EventBus, rabbitmq::testing as rabbit};
 use erp_store::mongo::testing::PrivateServer;
 use serde_json::{Value, json};
+use support::{Proc, free_port};
 use tokio::task::JoinHandle;
 
 const PRODUCTS: [&str; 3] = ["f-bolt", "f-nut", "f-gear"];
 /// Units bought before the stream, so that sales rarely fall short.
 const SEED: i64 = 1_000;
-
-/// `target/debug` (or whatever profile built this test).
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} missing: run `cargo build --workspace --bins --all-features` first",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One service process; SIGKILLed on drop if still running.
-struct Proc {
-    name: &'static str,
-    args: Vec<String>,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Proc {
-    fn start(name: &'static str, args: Vec<String>, log: PathBuf) -> Self {
-        let mut p = Self {
-            name,
-            args,
-            log,
-            child: None,
-        };
-        p.spawn();
-        p
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(bin(self.name))
-            .args(&self.args)
-            .args(["--log-format", "json"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn signal(&mut self, signal: &str) {
-        let child = self.child.as_mut().expect("running");
-        let ok = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    /// SIGKILL, and wait for the process to be gone.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// SIGTERM; the exit status, which must come within the grace period.
-    async fn terminate(&mut self) -> std::process::ExitStatus {
-        self.signal("-TERM");
-        let mut child = self.child.take().unwrap();
-        let started = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "{} still running 20 s after SIGTERM",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// The three services on the real servers.
 struct Stack {

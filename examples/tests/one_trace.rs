@@ -25,6 +25,7 @@ impl Seen {
     fn get(&self, field: &str) -> &str {
         self.fields
             .iter()
+            .rev()
             .find(|(k, _)| k == field)
             .map_or("", |(_, v)| v.as_str())
     }
@@ -42,17 +43,27 @@ impl Visit for Seen {
     }
 }
 
+/// Every span, by its id, with the fields given at creation and recorded
+/// later (a request's ids are recorded once the request id is settled).
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Seen>>>);
+struct Recorder(Arc<Mutex<Vec<(u64, Seen)>>>);
 
 impl<S: Subscriber> Layer<S> for Recorder {
-    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
         let mut seen = Seen {
             name: attrs.metadata().name(),
             ..Seen::default()
         };
         attrs.record(&mut seen);
-        self.0.lock().unwrap().push(seen);
+        self.0.lock().unwrap().push((id.into_u64(), seen));
+    }
+
+    fn on_record(&self, id: &Id, values: &tracing::span::Record<'_>, _: Context<'_, S>) {
+        let mut spans = self.0.lock().unwrap();
+        // Ids are reused once a span closes: the latest holder is this one.
+        if let Some((_, seen)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            values.record(seen);
+        }
     }
 }
 
@@ -62,6 +73,7 @@ impl Recorder {
             .lock()
             .unwrap()
             .iter()
+            .map(|(_, seen)| seen)
             .filter(|s| s.get("trace_id") == trace)
             .cloned()
             .collect()

@@ -18,6 +18,9 @@
 //! - `rabbitmq::RabbitBus` (feature `rabbitmq`): the same port on RabbitMQ.
 //! - [`patience::until_available`]: in a handler, wait out a dependency's
 //!   outage with the delivery in hand, instead of spending its attempts.
+//! - [`trace_context`]: OpenTelemetry context as W3C `traceparent` across
+//!   the outbox, the bus and outbound calls; a message carries its
+//!   publisher's span, and a consumer's span is its child.
 //! - [`contract`]: the suite every adapter must pass.
 //! - [`Recorder`]: a handler that hands deliveries to a channel, for tests
 //!   that listen to what a service publishes.
@@ -39,6 +42,7 @@ pub mod rabbitmq;
 mod recorder;
 pub mod relay;
 mod topic;
+pub mod trace_context;
 
 pub use error::BusError;
 pub use message::{

@@ -37,10 +37,15 @@ pub fn redrives(headers: &Headers) -> u32 {
         .unwrap_or(0)
 }
 
-/// A W3C `traceparent` for an event: the trace id is the correlation id
-/// when it is a UUID (request ids are), so every event of one request shares
-/// a trace; the span id comes from the event id.
+/// A W3C `traceparent` for an event: the current span's (the publish span,
+/// when traces are exported), so the consumer's span is its child. Else the
+/// trace id is the correlation id when it is a UUID (request ids are), so
+/// every event of one request shares a trace, and the span id comes from
+/// the event id.
 fn traceparent(envelope: &RawEnvelope) -> String {
+    if let Some(current) = crate::trace_context::current_traceparent() {
+        return current;
+    }
     let trace = erp_core::trace::trace_id(&envelope.correlation_id)
         .unwrap_or_else(|| envelope.id.as_uuid().simple().to_string());
     let span = &envelope.id.as_uuid().simple().to_string()[16..];
@@ -62,7 +67,8 @@ pub struct OutgoingMessage {
 
 impl OutgoingMessage {
     /// The message carrying an event envelope, with its id as message id,
-    /// its type as routing key and its correlation id in a header.
+    /// its type as routing key, its correlation id and the current span's
+    /// `traceparent` in headers.
     pub fn from_envelope(envelope: &RawEnvelope) -> Self {
         let mut headers = Headers::new();
         headers.insert(CORRELATION_HEADER.into(), envelope.correlation_id.clone());

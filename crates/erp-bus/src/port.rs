@@ -156,6 +156,12 @@ pub trait EventBus: Send + Sync + 'static {
     /// (after consumers stopped and the relay finished). Nothing to do for
     /// buses without a connection.
     async fn close(&self) {}
+
+    /// The `messaging.system` trace spans name this bus with
+    /// (OpenTelemetry semantic conventions), e.g. `rabbitmq`.
+    fn messaging_system(&self) -> &'static str {
+        "other"
+    }
 }
 
 /// Counts a message the bus accepted: `erp_events_published_total` by event
@@ -207,6 +213,7 @@ pub(crate) fn register_queue(queue: &str) {
 /// attempt (a retry), never kills the consumer. The disposition, and how
 /// long the handler took.
 pub(crate) async fn run_handler(
+    system: &'static str,
     queue: &str,
     handler: &dyn MessageHandler,
     delivery: &crate::Delivery,
@@ -214,13 +221,18 @@ pub(crate) async fn run_handler(
     use futures::FutureExt;
     let started = std::time::Instant::now();
     let span = message_span(queue, delivery);
-    let disposition = std::panic::AssertUnwindSafe(tracing::Instrument::instrument(
-        handler.handle(delivery),
+    let process = span.in_scope(|| process_span(system, queue, delivery));
+    let handled = tracing::Instrument::instrument(
+        tracing::Instrument::instrument(handler.handle(delivery), process.clone()),
         span,
-    ))
-    .catch_unwind()
-    .await
-    .unwrap_or_else(|_| Disposition::retry(std::time::Duration::ZERO, "the handler panicked"));
+    );
+    let disposition = std::panic::AssertUnwindSafe(handled)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Disposition::retry(std::time::Duration::ZERO, "the handler panicked"));
+    if disposition != Disposition::Ack {
+        process.record("otel.status_code", "ERROR");
+    }
     (disposition, started.elapsed())
 }
 
@@ -269,4 +281,38 @@ pub(crate) fn message_span(queue: &str, delivery: &crate::Delivery) -> tracing::
             .unwrap_or(""),
         attempt = delivery.attempt,
     )
+}
+
+/// The OpenTelemetry consumer span of a delivery, inside its
+/// [`message_span`]: a child of the publisher's span (the message's
+/// `traceparent`), named and attributed after the semantic conventions for
+/// messaging. At DEBUG: exported when traces are on, otherwise free.
+pub(crate) fn process_span(
+    system: &'static str,
+    queue: &str,
+    delivery: &crate::Delivery,
+) -> tracing::Span {
+    let span = tracing::debug_span!(
+        "process",
+        otel.kind = "consumer",
+        otel.name = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        messaging.system = system,
+        messaging.operation.type = "process",
+        messaging.destination.name = queue,
+        messaging.rabbitmq.destination.routing_key = delivery.routing_key.as_str(),
+        messaging.message.id = delivery.message_id.as_deref().unwrap_or(""),
+    );
+    if !span.is_disabled() {
+        // Parent and name before anything reads the span's context.
+        crate::trace_context::set_remote_parent(
+            &span,
+            delivery
+                .headers
+                .get(crate::TRACEPARENT_HEADER)
+                .map(String::as_str),
+        );
+        span.record("otel.name", format!("process {queue}"));
+    }
+    span
 }

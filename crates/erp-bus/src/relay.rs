@@ -180,6 +180,8 @@ impl RelayHandle {
         T: Send + Sync + 'static,
         E: erp_core::DomainEvent,
     {
+        // The writing request's span: the relay's publish continues it.
+        let traceparent = crate::trace_context::current_traceparent();
         let records: Vec<_> = events
             .into_iter()
             .map(|e| {
@@ -193,6 +195,7 @@ impl RelayHandle {
                 erp_store::OutboxRecord {
                     envelope,
                     publish: origin.publish,
+                    traceparent: traceparent.clone(),
                 }
             })
             .collect();
@@ -200,6 +203,29 @@ impl RelayHandle {
         self.committed(&records).await;
         Ok(())
     }
+}
+
+/// The producer span of one record's publish: a child of the span that
+/// wrote the record (the request's), exported when traces are on.
+fn publish_span(system: &'static str, record: &erp_store::OutboxRecord) -> tracing::Span {
+    let event_type = record.envelope.event_type.as_str();
+    let span = tracing::debug_span!(
+        "publish",
+        otel.kind = "producer",
+        otel.name = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        messaging.system = system,
+        messaging.operation.type = "publish",
+        messaging.destination.name = event_type,
+        messaging.rabbitmq.destination.routing_key = event_type,
+        messaging.message.id = %record.envelope.id,
+        messaging.message.conversation_id = record.envelope.correlation_id.as_str(),
+    );
+    if !span.is_disabled() {
+        crate::trace_context::set_remote_parent(&span, record.traceparent.as_deref());
+        span.record("otel.name", format!("publish {event_type}"));
+    }
+    span
 }
 
 /// When a record that keeps failing is taken out of the flow.
@@ -369,19 +395,30 @@ impl OutboxRelay {
             projected += 1;
         }
         let records = &records[..projected];
-        let to_publish: Vec<_> = records
+        let system = self.bus.messaging_system();
+        let (spans, to_publish): (Vec<_>, Vec<_>) = records
             .iter()
             .filter(|r| r.publish)
-            .map(|r| OutgoingMessage::from_envelope(&r.envelope))
-            .collect();
+            .map(|r| {
+                let span = publish_span(system, r);
+                // Built in its span: the message carries that span's context.
+                let message = span.in_scope(|| OutgoingMessage::from_envelope(&r.envelope));
+                (span, message)
+            })
+            .unzip();
         let mut results = self.bus.publish_batch(to_publish).await.into_iter();
+        let mut spans = spans.into_iter();
         let mut done = Vec::with_capacity(records.len());
         for record in records {
-            if record.publish
-                && let Some(Err(e)) = results.next()
-            {
-                failure = Some(RelayError::Bus(e));
-                break;
+            if record.publish {
+                let span = spans.next();
+                if let Some(Err(e)) = results.next() {
+                    if let Some(span) = span {
+                        span.record("otel.status_code", "ERROR");
+                    }
+                    failure = Some(RelayError::Bus(e));
+                    break;
+                }
             }
             done.push(record.id());
         }
@@ -498,6 +535,7 @@ mod tests {
         OutboxRecord {
             envelope: env,
             publish,
+            traceparent: None,
         }
     }
 

@@ -83,6 +83,9 @@ pub struct CommonArgs {
     /// Log format.
     #[arg(long, env = "ERP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+    /// OpenTelemetry trace export.
+    #[command(flatten)]
+    pub traces: crate::telemetry::TraceArgs,
 }
 
 // By hand, so that secrets in URLs and the token never reach a log line.
@@ -114,6 +117,7 @@ impl CommonArgs {
             idempotency_retention_hours: 24,
             shutdown_grace_secs: 15,
             log_format: LogFormat::Pretty,
+            traces: crate::telemetry::TraceArgs::default(),
         }
     }
 

@@ -80,25 +80,26 @@ pub fn finish(router: Router, service: &'static str, access: crate::auth::Access
             },
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(RequestSpan("http")))
-        // Outermost, so the id exists before tracing and handlers run.
+        .layer(tower::util::MapRequestLayer::new(
+            record_ids::<axum::body::Body>,
+        ))
         .layer(SetRequestIdLayer::x_request_id(CorrelationIds))
+        // Outermost, so a request without an id takes its span's trace id.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(RequestSpan("http"))
+                .on_response(RecordStatus),
+        )
 }
 
-/// The span of one incoming request (REST, or gRPC with `RequestSpan("grpc")`):
-/// method, path, its request id and its trace id: that of its
-/// `traceparent`, else the one its request id stands for, so the spans of
-/// one request in every service share a trace id. At DEBUG, like
-/// tower-http's default span, so it costs nothing unless asked for
-/// (`RUST_LOG=erp_service::http=debug`).
-#[derive(Debug, Clone, Copy)]
-pub struct RequestSpan(pub &'static str);
-
-impl<B> tower_http::trace::MakeSpan<B> for RequestSpan {
-    fn make_span(&mut self, request: &http::Request<B>) -> tracing::Span {
-        if !tracing::enabled!(tracing::Level::DEBUG) {
-            return tracing::Span::none();
-        }
+/// Records the request id and the trace id (its `traceparent`'s, else the
+/// one the request id stands for) on the current request span
+/// ([`RequestSpan`]). Runs inside that span, after [`CorrelationIds`] made
+/// sure there is a request id: with `tower::util::MapRequestLayer`, also
+/// on a gRPC server.
+pub fn record_ids<B>(request: http::Request<B>) -> http::Request<B> {
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
         let header = |name: &str| {
             request
                 .headers()
@@ -111,20 +112,125 @@ impl<B> tower_http::trace::MakeSpan<B> for RequestSpan {
             .map(str::to_owned)
             .or_else(|| erp_core::trace::trace_id(request_id))
             .unwrap_or_default();
-        tracing::debug_span!(
+        span.record("request_id", request_id);
+        span.record("trace_id", trace_id);
+    }
+    request
+}
+
+/// Completes a request's span with its status (OpenTelemetry semantic
+/// conventions: a 5xx, or a gRPC status other than OK in the headers, is
+/// an error) and logs it at DEBUG like tower-http does.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordStatus;
+
+impl<B> tower_http::trace::OnResponse<B> for RecordStatus {
+    fn on_response(
+        self,
+        response: &http::Response<B>,
+        latency: std::time::Duration,
+        span: &tracing::Span,
+    ) {
+        if span.is_disabled() {
+            return;
+        }
+        let status = response.status();
+        span.record("http.response.status_code", status.as_u16());
+        let grpc_status = response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u16>().ok());
+        if let Some(code) = grpc_status {
+            span.record("rpc.grpc.status_code", code);
+        }
+        // gRPC errors that only arrive in trailers are not seen here; the
+        // client's span records them.
+        if status.is_server_error() || grpc_status.is_some_and(is_grpc_server_error) {
+            span.record("otel.status_code", "ERROR");
+        }
+        tower_http::trace::DefaultOnResponse::default().on_response(response, latency, span);
+    }
+}
+
+/// gRPC codes that are the server's fault (semantic conventions for RPC
+/// server spans): UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+/// UNAVAILABLE, DATA_LOSS.
+fn is_grpc_server_error(code: u16) -> bool {
+    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
+}
+
+/// The span of one incoming request (REST, or gRPC with
+/// `RequestSpan("grpc")`): method, path, its request id and its trace id
+/// (that of its `traceparent`, else the one its request id stands for), so
+/// the spans of one request in every service share a trace id. At DEBUG,
+/// like tower-http's default span, so it costs nothing unless asked for
+/// (`RUST_LOG=erp_service::http=debug`) or exported as the OpenTelemetry
+/// server span (then its parent is the caller's `traceparent`, and its
+/// name and attributes follow the semantic conventions).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSpan(pub &'static str);
+
+impl<B> tower_http::trace::MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, request: &http::Request<B>) -> tracing::Span {
+        use tracing::field::Empty;
+        let span = tracing::debug_span!(
             "request",
             protocol = self.0,
             method = %request.method(),
             path = request.uri().path(),
-            request_id,
-            trace_id,
-        )
+            request_id = Empty,
+            trace_id = Empty,
+            otel.kind = "server",
+            otel.name = Empty,
+            otel.status_code = Empty,
+            http.request.method = %request.method(),
+            http.route = Empty,
+            http.response.status_code = Empty,
+            url.path = request.uri().path(),
+            rpc.system = Empty,
+            rpc.service = Empty,
+            rpc.method = Empty,
+            rpc.grpc.status_code = Empty,
+        );
+        // Parent and name before anything reads the span's context: that
+        // starts the OpenTelemetry span, which then keeps both.
+        if span.is_disabled() {
+            return span;
+        }
+        let traceparent = request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok());
+        erp_bus::trace_context::set_remote_parent(&span, traceparent);
+        let path = request.uri().path();
+        if self.0 == "grpc" {
+            // `/package.Service/Method`
+            let (service, method) = path
+                .trim_start_matches('/')
+                .split_once('/')
+                .unwrap_or((path, ""));
+            span.record("rpc.system", "grpc");
+            span.record("rpc.service", service);
+            span.record("rpc.method", method);
+            span.record("otel.name", path.trim_start_matches('/'));
+        } else if let Some(route) = request.extensions().get::<axum::extract::MatchedPath>() {
+            span.record("http.route", route.as_str());
+            span.record(
+                "otel.name",
+                format!("{} {}", request.method(), route.as_str()),
+            );
+        } else {
+            span.record("otel.name", request.method().as_str());
+        }
+        span
     }
 }
 
 /// Makes the request id of a request that has no `x-request-id`: the trace
 /// id of its W3C `traceparent` when it has one (so our logs join the
-/// caller's trace), else a fresh UUID v7.
+/// caller's trace), else the trace id of its exported span (a UUID v7, see
+/// [`crate::telemetry`]), else a fresh UUID v7.
 #[derive(Debug, Clone, Copy)]
 pub struct CorrelationIds;
 
@@ -137,7 +243,12 @@ impl MakeRequestId for CorrelationIds {
             .and_then(|tp| tp.split('-').nth(1))
             .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
             .map(str::to_owned);
-        let id = from_trace.unwrap_or_else(|| erp_core::EventId::new().to_string());
+        let id = from_trace
+            .or_else(|| {
+                erp_bus::trace_context::current_trace_id()
+                    .map(|t| uuid::Uuid::from_bytes(t.to_bytes()).to_string())
+            })
+            .unwrap_or_else(|| erp_core::EventId::new().to_string());
         HeaderValue::from_str(&id).ok().map(RequestId::new)
     }
 }

@@ -18,7 +18,8 @@
 //! | [`health`] | `/health/live` and `/health/ready` with per-dependency detail |
 //! | [`http`] | the layers and fallbacks every router gets, and `serve` |
 //! | [`config`] | flags shared by every binary, and picking adapters from them |
-//! | [`telemetry`] | tracing set-up (`--log-format json|pretty`) |
+//! | [`telemetry`] | logs (`--log-format json|pretty`) and OpenTelemetry trace export over OTLP (`--otlp-endpoint`) |
+//! | [`outbound`] | client spans of outbound gRPC and HTTP calls, and the `traceparent` they send |
 //! | [`trade`] | what purchases and sales share: lines, totals, list queries |
 //! | [`stores`] | the store adapters `--store` selects, behind one type |
 //! | [`shared`] | [`Shared`]: handler state behind one `Arc` |
@@ -36,6 +37,7 @@ pub mod idempotency;
 pub mod list;
 pub mod metrics;
 pub mod openapi;
+pub mod outbound;
 pub mod rebuild;
 pub mod runtime;
 pub mod shared;

@@ -107,6 +107,10 @@ fn describe() {
         "The SDK version this process runs; always 1"
     );
     describe_counter!(
+        "erp_trace_spans_total",
+        "Trace spans handed to the OTLP exporter, by outcome (exported, export_failed)"
+    );
+    describe_counter!(
         "erp_retry_attempts_total",
         "Retries made by the HTTP retry policy (first attempts not counted)"
     );

@@ -1,14 +1,285 @@
-//! Tracing set-up shared by every binary.
+//! Logs and traces, set up the same way by every binary.
+//!
+//! Logs: `tracing` to stdout, filtered by `RUST_LOG` (default `info`).
+//!
+//! Traces: OpenTelemetry over OTLP when an endpoint is configured (the
+//! standard variables, see [`TraceArgs`]); off otherwise, and then nothing
+//! is recorded for them. Exported spans are the ones that declare an
+//! `otel.kind` field: a request's server span, its outbound gRPC and HTTP
+//! client spans, the relay's publish (producer) span and a consumer's
+//! processing span. They carry W3C context across every hop
+//! ([`erp_bus::trace_context`]). Export never blocks a request: spans wait
+//! in a bounded batch queue (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048) that drops
+//! when full (the SDK logs the first drop and the total at exit);
+//! `erp_trace_spans_total{outcome}` counts what reached the collector
+//! (`exported`) and what an export lost (`export_failed`, the collector
+//! down or too slow).
 
-use tracing_subscriber::{EnvFilter, fmt};
+use clap::{Args, ValueEnum};
+use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::{
+    Resource,
+    error::OTelSdkResult,
+    trace::{IdGenerator, RandomIdGenerator, SdkTracerProvider, SpanData, SpanExporter},
+};
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::filter_fn, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default `info`.
-/// Safe to call twice (the second call does nothing), so the all-in-one
-/// binary and tests can share it.
+/// OTLP wire protocols (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OtlpProtocol {
+    /// Protobuf over HTTP, to `<endpoint>/v1/traces` (the default, port 4318).
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    /// gRPC, to `<endpoint>` (port 4317).
+    #[value(name = "grpc")]
+    Grpc,
+}
+
+/// Where traces go. The standard OpenTelemetry variables apply as well:
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is), `OTEL_SERVICE_NAME`
+/// (default: the binary's name), `OTEL_TRACES_SAMPLER` and
+/// `OTEL_TRACES_SAMPLER_ARG` (default: parent-based, always on),
+/// `OTEL_BSP_*` (the batch queue), and `OTEL_SDK_DISABLED=true` turns
+/// traces off.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TraceArgs {
+    /// OTLP collector base URL, e.g. `http://127.0.0.1:4318`; unset = no
+    /// traces exported.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// OTLP protocol: `http/protobuf` or `grpc`.
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_PROTOCOL",
+        value_enum,
+        default_value = "http/protobuf"
+    )]
+    pub otlp_protocol: Option<OtlpProtocol>,
+}
+
+impl TraceArgs {
+    /// Where spans are sent, or `None` when traces are off.
+    fn traces_endpoint(&self) -> Option<String> {
+        let off = |name: &str, value: &str| {
+            std::env::var(name).is_ok_and(|v| v.trim().eq_ignore_ascii_case(value))
+        };
+        if off("OTEL_SDK_DISABLED", "true") || off("OTEL_TRACES_EXPORTER", "none") {
+            return None;
+        }
+        if let Ok(url) = std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            && !url.trim().is_empty()
+        {
+            return Some(url);
+        }
+        let base = self.otlp_endpoint.as_deref()?.trim();
+        if base.is_empty() {
+            return None;
+        }
+        Some(match self.protocol() {
+            // The base URL of the generic variable takes the signal's path.
+            OtlpProtocol::HttpProtobuf => format!("{}/v1/traces", base.trim_end_matches('/')),
+            OtlpProtocol::Grpc => base.to_owned(),
+        })
+    }
+
+    fn protocol(&self) -> OtlpProtocol {
+        self.otlp_protocol.unwrap_or(OtlpProtocol::HttpProtobuf)
+    }
+}
+
+/// Keeps trace export running; flushes what is queued when dropped, at the
+/// end of `main`.
+#[derive(Debug, Default)]
+#[must_use = "dropping it stops trace export"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported.
+    pub fn exports_traces(&self) -> bool {
+        self.provider.is_some()
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            // Bounded: a collector that is down costs at most this at exit.
+            if let Err(e) = provider.shutdown_with_timeout(std::time::Duration::from_secs(5)) {
+                tracing::warn!(error = %e, "trace export did not shut down cleanly");
+            }
+        }
+    }
+}
+
+/// Installs the global subscriber with logs only. `RUST_LOG` overrides the
+/// default `info`. Safe to call twice (the second call does nothing), so
+/// the all-in-one binary and tests can share it.
 pub fn init(format: LogFormat) {
-    init_with_default(format, "info");
+    drop(install(format, "info", "erp", &TraceArgs::default()));
+}
+
+/// Like [`init`], with another default filter than `info`.
+pub fn init_with_default(format: LogFormat, default_filter_directives: &str) {
+    drop(install(
+        format,
+        default_filter_directives,
+        "erp",
+        &TraceArgs::default(),
+    ));
+}
+
+/// Installs logs and, when `traces` (or the environment) names an OTLP
+/// endpoint, trace export under `service_name` (unless `OTEL_SERVICE_NAME`
+/// says otherwise). Call once, inside the Tokio runtime (the gRPC exporter
+/// needs it), and keep the returned guard until the end of `main`. A
+/// second call installs nothing.
+pub fn install(
+    format: LogFormat,
+    default_filter_directives: &str,
+    service_name: &'static str,
+    traces: &TraceArgs,
+) -> Telemetry {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| default_filter(default_filter_directives));
+    // Colour only for a terminal: logs redirected to files (scripts/stack.sh,
+    // systemd, containers) stay free of escape codes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let logs = match format {
+        LogFormat::Json => fmt::layer().json().boxed(),
+        LogFormat::Pretty => fmt::layer().with_ansi(ansi).boxed(),
+    }
+    .with_filter(filter);
+    let (provider, exporter_error) = match traces.traces_endpoint() {
+        None => (None, None),
+        Some(endpoint) => match tracer_provider(service_name, &endpoint, traces.protocol()) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(format!("{endpoint}: {e}"))),
+        },
+    };
+    let spans = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("erp"))
+            // Lean spans: no source locations, thread names or busy/idle
+            // timings, which every span would otherwise carry.
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_level(false)
+            .with_filter(filter_fn(|meta| meta.is_span() && exported(meta)))
+    });
+    let installed = tracing_subscriber::registry()
+        .with(logs)
+        .with(spans)
+        .try_init()
+        .is_ok();
+    if let Some(error) = exporter_error {
+        tracing::error!(%error, "OTLP trace exporter not started; running without traces");
+    }
+    if !installed {
+        return Telemetry::default();
+    }
+    if provider.is_some() {
+        // The recorder first: counts made before it exists are lost.
+        crate::metrics::handle();
+        for outcome in ["exported", "export_failed"] {
+            metrics::counter!("erp_trace_spans_total", "outcome" => outcome).increment(0);
+        }
+    }
+    if let Some(endpoint) = provider.as_ref().and(traces.traces_endpoint()) {
+        tracing::info!(%endpoint, protocol = ?traces.protocol(), "exporting traces over OTLP");
+    }
+    Telemetry { provider }
+}
+
+/// Whether a span is one of those exported: it declares `otel.kind`.
+fn exported(meta: &tracing::Metadata<'_>) -> bool {
+    meta.fields().field("otel.kind").is_some()
+}
+
+fn tracer_provider(
+    service_name: &'static str,
+    endpoint: &str,
+    protocol: OtlpProtocol,
+) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    let exporter = match protocol {
+        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .build()?,
+        OtlpProtocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?,
+    };
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name(service_name);
+    }
+    let resource = resource
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_id_generator(RequestIds)
+        .with_batch_exporter(Counted(exporter))
+        .build())
+}
+
+/// Trace ids that are UUID v7s, like the services' request ids: a request
+/// that arrives without a trace answers with its trace id as its
+/// `x-request-id`, and ids stay time-ordered. 74 of the 128 bits are
+/// random, ample for trace ids.
+#[derive(Debug)]
+struct RequestIds;
+
+impl IdGenerator for RequestIds {
+    fn new_trace_id(&self) -> TraceId {
+        TraceId::from_bytes(*uuid::Uuid::now_v7().as_bytes())
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        RandomIdGenerator::default().new_span_id()
+    }
+}
+
+/// The OTLP exporter, counting what it hands on and what it loses.
+#[derive(Debug)]
+struct Counted<E>(E);
+
+impl<E: SpanExporter> SpanExporter for Counted<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len() as u64;
+        let result = self.0.export(batch).await;
+        let outcome = if result.is_ok() {
+            "exported"
+        } else {
+            "export_failed"
+        };
+        metrics::counter!("erp_trace_spans_total", "outcome" => outcome).increment(n);
+        result
+    }
+
+    fn shutdown_with_timeout(&mut self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&mut self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
 }
 
 /// Added to every default filter. lapin logs each message the broker
@@ -22,20 +293,6 @@ const QUIET: &str = "lapin::returned_messages=error";
 /// The filter used when `RUST_LOG` is not set.
 fn default_filter(level: &str) -> EnvFilter {
     EnvFilter::new(format!("{level},{QUIET}"))
-}
-
-/// Like [`init`], with another default filter than `info`.
-pub fn init_with_default(format: LogFormat, default_filter_directives: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| default_filter(default_filter_directives));
-    // Colour only for a terminal: logs redirected to files (scripts/stack.sh,
-    // systemd, containers) stay free of escape codes.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = fmt().with_env_filter(filter).with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
 }
 
 #[cfg(test)]

@@ -110,7 +110,9 @@ where
         name: "a".into(),
         count: 2,
     };
-    let second = event(3);
+    let second = event(3).with_traceparent(Some(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+    ));
     let v = store
         .update("a", 1, b.clone(), vec![second.clone()])
         .await
@@ -134,6 +136,7 @@ where
         "outbox holds exactly the committed events"
     );
     assert_eq!(pending[0], first, "outbox records round-trip unchanged");
+    assert_eq!(pending[1], second, "trace context included");
     assert_eq!(outbox.backlog().await.unwrap(), 2);
     outbox.mark_sent(&[first.id()]).await.unwrap();
     outbox.mark_sent(&[first.id()]).await.unwrap();

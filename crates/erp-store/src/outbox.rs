@@ -11,6 +11,10 @@ pub struct OutboxRecord {
     /// Whether the relay publishes it on the bus. Events that only feed the
     /// service's own projections (e.g. `product.registered`) stay local.
     pub publish: bool,
+    /// The W3C `traceparent` of the span that wrote it (the request's), so
+    /// the relay's publish continues that trace; `None` when no traces are
+    /// exported.
+    pub traceparent: Option<String>,
 }
 
 impl OutboxRecord {
@@ -19,6 +23,7 @@ impl OutboxRecord {
         Self {
             envelope,
             publish: true,
+            traceparent: None,
         }
     }
 
@@ -27,7 +32,14 @@ impl OutboxRecord {
         Self {
             envelope,
             publish: false,
+            traceparent: None,
         }
+    }
+
+    /// The same record, continuing the trace `traceparent` names.
+    pub fn with_traceparent(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
     }
 
     /// The event's id.

@@ -172,6 +172,7 @@ fn outbox_record() -> erp_store::OutboxRecord {
             data: serde_json::json!({}),
         },
         publish: true,
+        traceparent: None,
     }
 }
 

@@ -34,17 +34,23 @@ struct Args {
     /// network (set `--api-token` then).
     #[arg(long, env = "ERP_BIND", default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
+    /// OpenTelemetry trace export (off unless an endpoint is set).
+    #[command(flatten)]
+    traces: erp_service::telemetry::TraceArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.demo && std::env::var_os("RUST_LOG").is_none() {
-        // Keep the demo's output to the table unless asked otherwise.
-        erp_service::telemetry::init_with_default(erp_service::config::LogFormat::Pretty, "warn");
-    } else {
-        erp_service::telemetry::init(erp_service::config::LogFormat::Pretty);
-    }
+    // Keep the demo's output to the table unless asked otherwise.
+    let level = if args.demo { "warn" } else { "info" };
+    // Kept to the end of main: dropping it flushes the queued spans.
+    let _telemetry = erp_service::telemetry::install(
+        erp_service::config::LogFormat::Pretty,
+        level,
+        "all-in-one",
+        &args.traces,
+    );
     let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
     let options = Options {
         mongodb: None,

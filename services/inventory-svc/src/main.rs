@@ -9,7 +9,13 @@ use inventory_svc::{config::Config, startup::Application};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    erp_service::telemetry::init(config.common.log_format);
+    // Kept to the end of main: dropping it flushes the queued spans.
+    let _telemetry = erp_service::telemetry::install(
+        config.common.log_format,
+        "info",
+        "inventory-svc",
+        &config.common.traces,
+    );
     let bus = config.common.connect_bus().await?;
     let app = Application::build(&config, bus.clone()).await?;
     tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "inventory-svc started");

@@ -178,8 +178,12 @@ impl Application {
                 let grpc = tonic::transport::Server::builder()
                     .layer(
                         tower_http::trace::TraceLayer::new_for_grpc()
-                            .make_span_with(erp_service::http::RequestSpan("grpc")),
+                            .make_span_with(erp_service::http::RequestSpan("grpc"))
+                            .on_response(erp_service::http::RecordStatus),
                     )
+                    .layer(tower::util::MapRequestLayer::new(
+                        erp_service::http::record_ids::<tonic::body::Body>,
+                    ))
                     .add_service(grpc_service)
                     .add_service(reflection_v1)
                     .add_service(reflection_v1alpha)

@@ -97,7 +97,9 @@ impl InventoryClient {
         if let Ok(id) = correlation_id.parse() {
             request.metadata_mut().insert("x-request-id", id);
         }
-        if let Some(tp) = erp_core::trace::outbound_traceparent(correlation_id)
+        let span =
+            erp_service::outbound::grpc_client_span("erp.inventory.v1.Inventory", "CheckPurchase");
+        if let Some(tp) = erp_service::outbound::traceparent(&span, correlation_id)
             && let Ok(tp) = tp.parse()
         {
             request.metadata_mut().insert("traceparent", tp);
@@ -107,7 +109,17 @@ impl InventoryClient {
         {
             request.metadata_mut().insert("authorization", v);
         }
-        Self::answer(self.inner.clone().check_purchase(request).await)
+        let answer = tracing::Instrument::instrument(
+            self.inner.clone().check_purchase(request),
+            span.clone(),
+        )
+        .await;
+        let code = match &answer {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        };
+        erp_service::outbound::record_grpc_status(&span, code as i32);
+        Self::answer(answer)
     }
 
     fn answer(

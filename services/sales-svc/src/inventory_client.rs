@@ -72,22 +72,26 @@ impl StockClient {
         let unavailable = |e: &dyn std::fmt::Display| InventoryUnavailable(e.to_string());
         // Ids match [A-Za-z0-9._-], so they need no percent-encoding.
         let uri = format!("{}/stock/{store}/{product}", self.base);
-        let mut request = http::Request::get(uri)
+        let mut request = http::Request::get(&uri)
             .header(ATTEMPT_HEADER, "1")
             .header("x-request-id", correlation_id);
-        if let Some(tp) = erp_core::trace::outbound_traceparent(correlation_id) {
+        let span = erp_service::outbound::http_client_span(&http::Method::GET, &uri);
+        if let Some(tp) = erp_service::outbound::traceparent(&span, correlation_id) {
             request = request.header("traceparent", tp);
         }
         if let Some(token) = &self.token {
             request = request.header(http::header::AUTHORIZATION, token.bearer());
         }
         let request = request.body(Empty::new()).map_err(|e| unavailable(&e))?;
-        let response = self
-            .transport
-            .clone()
-            .oneshot(request)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        // One client span over the call, its retries included.
+        let response =
+            tracing::Instrument::instrument(self.transport.clone().oneshot(request), span.clone())
+                .await;
+        erp_service::outbound::record_http_status(
+            &span,
+            response.as_ref().ok().map(http::Response::status),
+        );
+        let response = response.map_err(|e| unavailable(&e))?;
         let status = response.status();
         let body = response
             .into_body()

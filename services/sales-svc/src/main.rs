@@ -9,7 +9,13 @@ use sales_svc::{config::Config, startup};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    erp_service::telemetry::init(config.common.log_format);
+    // Kept to the end of main: dropping it flushes the queued spans.
+    let _telemetry = erp_service::telemetry::install(
+        config.common.log_format,
+        "info",
+        "sales-svc",
+        &config.common.traces,
+    );
     let bus = config.common.connect_bus().await?;
     let app = startup::build(&config, bus.clone()).await?;
     tracing::info!(http = %app.http_addr(), "sales-svc started");

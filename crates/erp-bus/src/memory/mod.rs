@@ -281,6 +281,10 @@ impl EventBus for MemoryBus {
             connected: *self.connected.borrow(),
         }
     }
+
+    fn messaging_system(&self) -> &'static str {
+        "memory"
+    }
 }
 
 fn enqueue(
@@ -337,7 +341,7 @@ async fn consume(
         // A panicking handler counts as a failed attempt, so a poison
         // message ends in the dead-letter list.
         let (disposition, took) =
-            crate::port::run_handler(&queue.name, handler.as_ref(), &delivery).await;
+            crate::port::run_handler("memory", &queue.name, handler.as_ref(), &delivery).await;
         let ack_lost = !*bus.connected.borrow()
             || (disposition == Disposition::Ack
                 && lock(&bus.faults)

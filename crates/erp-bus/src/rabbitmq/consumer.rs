@@ -210,7 +210,8 @@ async fn process(
     raw: lapin::message::Delivery,
 ) {
     let delivery = fields::delivery(&raw);
-    let (disposition, took) = crate::port::run_handler(&sub.queue, handler, &delivery).await;
+    let (disposition, took) =
+        crate::port::run_handler("rabbitmq", &sub.queue, handler, &delivery).await;
     let dead = matches!(disposition, Disposition::DeadLetter { .. })
         || (matches!(disposition, Disposition::Retry { .. })
             && delivery.attempt >= sub.max_attempts);

@@ -444,6 +444,10 @@ impl EventBus for RabbitBus {
         }
     }
 
+    fn messaging_system(&self) -> &'static str {
+        "rabbitmq"
+    }
+
     async fn close(&self) {
         let live = self.shared.live.send_replace(None);
         self.shutdown();

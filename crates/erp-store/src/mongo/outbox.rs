@@ -292,7 +292,13 @@ fn read_entry(d: &Document, id: &str) -> Result<OutboxRecord, StoreError> {
     let envelope: RawEnvelope =
         serde_json::from_str(entry.get_str("envelope").map_err(corrupt)?).map_err(corrupt)?;
     let publish = entry.get_bool("publish").map_err(corrupt)?;
-    Ok(OutboxRecord { envelope, publish })
+    // Absent in records written before traces were kept, or without them.
+    let traceparent = entry.get_str("traceparent").ok().map(str::to_owned);
+    Ok(OutboxRecord {
+        envelope,
+        publish,
+        traceparent,
+    })
 }
 
 impl MongoOutbox {

@@ -75,10 +75,11 @@ fn outbox_fields(records: &[OutboxRecord]) -> Result<(Vec<Bson>, Document), Stor
     for r in records {
         let id = r.id().to_string();
         let envelope = serde_json::to_string(&r.envelope).map_err(corrupt)?;
-        entries.insert(
-            id.clone(),
-            doc! {"envelope": envelope, "publish": r.publish},
-        );
+        let mut entry = doc! {"envelope": envelope, "publish": r.publish};
+        if let Some(tp) = &r.traceparent {
+            entry.insert("traceparent", tp.as_str());
+        }
+        entries.insert(id.clone(), entry);
         ids.push(Bson::String(id));
     }
     Ok((ids, entries))
