@@ -123,6 +123,9 @@ impl System {
         bus: impl Fn() -> Arc<dyn EventBus>,
         options: &Options<'_>,
     ) -> anyhow::Result<Self> {
+        // As the binaries do at start: series recorded before the recorder
+        // exists (a client's counters at 0) would be lost.
+        erp_service::metrics::handle();
         let store =
             |common: &mut erp_service::config::CommonArgs, database: &mut String, name: &str| {
                 if let Some((uri, prefix)) = options.mongodb {

@@ -99,6 +99,12 @@ async fn every_metrics_page_passes_promtool_and_the_alerts_and_dashboard_use_wha
         "process_open_fds",
         "erp_build_info{",
         "erp_outbox_backlog{service=\"purchase-svc\"}",
+        "erp_outbox_oldest_age_seconds{service=\"purchase-svc\"}",
+        "erp_dead_letters{queue=\"inventory.stock\"}",
+        "erp_retry_attempts_total{target=\"inventory-rest\"} 0",
+        "grpc_server_handled_total{service=\"inventory-svc\",grpc_service=\"erp.inventory.v1.Inventory\",grpc_method=\"CheckPurchase\",grpc_code=\"OK\"} 1",
+        "grpc_client_handled_total{service=\"purchase-svc\",grpc_service=\"erp.inventory.v1.Inventory\",grpc_method=\"CheckPurchase\",grpc_code=\"OK\"} 1",
+        "grpc_client_handling_seconds_count{",
     ] {
         assert!(page.contains(family), "{family} missing: {page}");
     }
@@ -115,7 +121,11 @@ async fn every_metrics_page_passes_promtool_and_the_alerts_and_dashboard_use_wha
     let mut queries: Vec<String> = std::fs::read_to_string(&rules)
         .unwrap()
         .lines()
-        .filter(|l| l.contains("erp_") || l.contains("http_") || l.contains("process_"))
+        .filter(|l| {
+            ["erp_", "http_", "process_", "grpc_"]
+                .iter()
+                .any(|p| l.contains(p))
+        })
         .map(str::to_owned)
         .collect();
     let dashboard: serde_json::Value = serde_json::from_str(
@@ -133,7 +143,7 @@ async fn every_metrics_page_passes_promtool_and_the_alerts_and_dashboard_use_wha
                 .strip_suffix("_bucket")
                 .or_else(|| word.strip_suffix("_count"))
                 .unwrap_or(word);
-            let ours = ["erp_", "http_", "process_"]
+            let ours = ["erp_", "http_", "process_", "grpc_server_", "grpc_client_"]
                 .iter()
                 .any(|p| family.starts_with(p));
             assert!(

@@ -207,6 +207,14 @@ pub(crate) fn register_queue(queue: &str) {
     ] {
         metrics::counter!(family, "queue" => queue.to_owned()).increment(0);
     }
+    // Created without overwriting what an adapter already measured.
+    metrics::gauge!("erp_dead_letters", "queue" => queue.to_owned()).increment(0.0);
+}
+
+/// Sets `erp_dead_letters{queue}`: dead letters waiting in `queue`'s
+/// dead-letter queue (or list), as an adapter last saw them.
+pub(crate) fn record_dead_letters(queue: &str, waiting: usize) {
+    metrics::gauge!("erp_dead_letters", "queue" => queue.to_owned()).set(waiting as f64);
 }
 
 /// Runs `handler` on `delivery` in its span; a panic counts as a failed

@@ -205,6 +205,12 @@ impl RelayHandle {
     }
 }
 
+/// Seconds since `at` (0 for a time in the future: clocks differ).
+fn age_seconds(at: &erp_core::Timestamp) -> f64 {
+    let age = erp_core::Timestamp::now().as_datetime() - at.as_datetime();
+    age.num_milliseconds().max(0) as f64 / 1000.0
+}
+
 /// The producer span of one record's publish: a child of the span that
 /// wrote the record (the request's), exported when traces are on.
 fn publish_span(system: &'static str, record: &erp_store::OutboxRecord) -> tracing::Span {
@@ -394,6 +400,7 @@ impl OutboxRelay {
             }
             projected += 1;
         }
+        let read = records.as_slice();
         let records = &records[..projected];
         let system = self.bus.messaging_system();
         let (spans, to_publish): (Vec<_>, Vec<_>) = records
@@ -434,6 +441,14 @@ impl OutboxRelay {
         } else if let Ok(backlog) = self.outbox.backlog().await {
             metrics::gauge!("erp_outbox_backlog", "service" => self.service).set(backlog as f64);
         }
+        // The oldest record still waiting after this pass: the first one
+        // read and not marked sent (a full batch that all went out leaves
+        // the rest to the next pass, which follows at once).
+        let oldest = read
+            .iter()
+            .find(|r| !done.contains(&r.id()))
+            .map_or(0.0, |r| age_seconds(&r.envelope.occurred_at));
+        metrics::gauge!("erp_outbox_oldest_age_seconds", "service" => self.service).set(oldest);
         match failure {
             Some(e) => Err(e),
             None => Ok(done.len()),

@@ -19,6 +19,7 @@
 //! | [`http`] | the layers and fallbacks every router gets, and `serve` |
 //! | [`config`] | flags shared by every binary, and picking adapters from them |
 //! | [`telemetry`] | logs (`--log-format json|pretty`) and OpenTelemetry trace export over OTLP (`--otlp-endpoint`) |
+//! | [`grpc_metrics`] | gRPC server and client metrics by RPC and status code |
 //! | [`outbound`] | client spans of outbound gRPC and HTTP calls, and the `traceparent` they send |
 //! | [`trade`] | what purchases and sales share: lines, totals, list queries |
 //! | [`stores`] | the store adapters `--store` selects, behind one type |
@@ -31,6 +32,7 @@ pub mod config;
 pub mod dead_letters;
 pub mod error;
 pub mod fields;
+pub mod grpc_metrics;
 pub mod health;
 pub mod http;
 pub mod idempotency;

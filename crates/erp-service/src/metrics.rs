@@ -85,6 +85,11 @@ fn describe() {
         "erp_outbox_backlog",
         "Events waiting in the outbox to be handed on"
     );
+    describe_gauge!(
+        "erp_outbox_oldest_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest event still waiting in the outbox after the relay's last pass; 0 when none waits"
+    );
     describe_counter!(
         "erp_outbox_quarantined_total",
         "Outbox records taken out of the flow because they could not be handed on"
@@ -106,13 +111,35 @@ fn describe() {
         "erp_build_info",
         "The SDK version this process runs; always 1"
     );
+    describe_gauge!(
+        "erp_dead_letters",
+        "Dead letters waiting in a queue's dead-letter queue, by queue (sampled every 15 s on RabbitMQ)"
+    );
+    describe_counter!(
+        "grpc_server_handled_total",
+        "gRPC calls answered, by service, gRPC service, method and status code"
+    );
+    describe_histogram!(
+        "grpc_server_handling_seconds",
+        Unit::Seconds,
+        "Time to answer a gRPC call (to its response headers), by service, gRPC service and method"
+    );
+    describe_counter!(
+        "grpc_client_handled_total",
+        "gRPC calls made, by calling service, gRPC service, method and status code"
+    );
+    describe_histogram!(
+        "grpc_client_handling_seconds",
+        Unit::Seconds,
+        "Time a gRPC call took, by calling service, gRPC service and method"
+    );
     describe_counter!(
         "erp_trace_spans_total",
         "Trace spans handed to the OTLP exporter, by outcome (exported, export_failed)"
     );
     describe_counter!(
         "erp_retry_attempts_total",
-        "Retries made by the HTTP retry policy (first attempts not counted)"
+        "Retries made by the HTTP retry policy, by target (first attempts not counted)"
     );
 }
 

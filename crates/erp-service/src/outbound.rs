@@ -7,7 +7,7 @@ use tracing::field::Empty;
 
 /// The client span of a gRPC call to `/{service}/{method}` (OpenTelemetry semantic conventions for RPC). Run the call in it
 /// (`Instrument`) and send [`traceparent`] of it.
-pub fn grpc_client_span(service: &'static str, method: &'static str) -> tracing::Span {
+pub fn grpc_client_span(service: &str, method: &str) -> tracing::Span {
     let span = tracing::debug_span!(
         "grpc call",
         otel.kind = "client",
@@ -24,9 +24,17 @@ pub fn grpc_client_span(service: &'static str, method: &'static str) -> tracing:
     span
 }
 
-/// Records a gRPC call's outcome on its client span: the status code
-/// (`tonic::Code as i32`), and an error for any code but OK (0).
-pub fn record_grpc_status(span: &tracing::Span, code: i32) {
+/// Records a finished gRPC call made by `service`: its status code
+/// (`tonic::Code as i32`) on its client span (an error for any code but
+/// OK, 0), and in `grpc_client_handled_total` / `grpc_client_handling_seconds`.
+pub fn record_grpc_call(
+    span: &tracing::Span,
+    service: &'static str,
+    rpc: (&str, &str),
+    code: i32,
+    took: std::time::Duration,
+) {
+    crate::grpc_metrics::record_client(service, rpc, code, took);
     if span.is_disabled() {
         return;
     }

@@ -135,7 +135,8 @@ pub fn init_with_default(format: LogFormat, default_filter_directives: &str) {
     ));
 }
 
-/// Installs logs and, when `traces` (or the environment) names an OTLP
+/// Installs the metrics recorder, logs and, when `traces` (or the
+/// environment) names an OTLP
 /// endpoint, trace export under `service_name` (unless `OTEL_SERVICE_NAME`
 /// says otherwise). Call once, inside the Tokio runtime (the gRPC exporter
 /// needs it), and keep the returned guard until the end of `main`. A
@@ -146,6 +147,9 @@ pub fn install(
     service_name: &'static str,
     traces: &TraceArgs,
 ) -> Telemetry {
+    // The metrics recorder first, before anything records: counts made
+    // before it exists are lost (e.g. the series a client creates at 0).
+    crate::metrics::handle();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| default_filter(default_filter_directives));
     // Colour only for a terminal: logs redirected to files (scripts/stack.sh,
@@ -186,8 +190,6 @@ pub fn install(
         return Telemetry::default();
     }
     if provider.is_some() {
-        // The recorder first: counts made before it exists are lost.
-        crate::metrics::handle();
         for outcome in ["exported", "export_failed"] {
             metrics::counter!("erp_trace_spans_total", "outcome" => outcome).increment(0);
         }

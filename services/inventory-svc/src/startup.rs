@@ -184,6 +184,9 @@ impl Application {
                     .layer(tower::util::MapRequestLayer::new(
                         erp_service::http::record_ids::<tonic::body::Body>,
                     ))
+                    .layer(erp_service::grpc_metrics::GrpcServerMetrics::new(
+                        crate::app::SOURCE,
+                    ))
                     .add_service(grpc_service)
                     .add_service(reflection_v1)
                     .add_service(reflection_v1alpha)

@@ -97,8 +97,8 @@ impl InventoryClient {
         if let Ok(id) = correlation_id.parse() {
             request.metadata_mut().insert("x-request-id", id);
         }
-        let span =
-            erp_service::outbound::grpc_client_span("erp.inventory.v1.Inventory", "CheckPurchase");
+        const RPC: (&str, &str) = ("erp.inventory.v1.Inventory", "CheckPurchase");
+        let span = erp_service::outbound::grpc_client_span(RPC.0, RPC.1);
         if let Some(tp) = erp_service::outbound::traceparent(&span, correlation_id)
             && let Ok(tp) = tp.parse()
         {
@@ -109,6 +109,7 @@ impl InventoryClient {
         {
             request.metadata_mut().insert("authorization", v);
         }
+        let started = std::time::Instant::now();
         let answer = tracing::Instrument::instrument(
             self.inner.clone().check_purchase(request),
             span.clone(),
@@ -118,7 +119,13 @@ impl InventoryClient {
             Ok(_) => tonic::Code::Ok,
             Err(status) => status.code(),
         };
-        erp_service::outbound::record_grpc_status(&span, code as i32);
+        erp_service::outbound::record_grpc_call(
+            &span,
+            crate::app::SOURCE,
+            RPC,
+            code as i32,
+            started.elapsed(),
+        );
         Self::answer(answer)
     }
 

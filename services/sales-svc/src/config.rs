@@ -51,6 +51,7 @@ impl Config {
         erp_resilience::RetryConfig {
             per_attempt: Duration::from_millis(self.inventory_timeout_ms),
             deadline: Duration::from_millis(self.inventory_deadline_ms),
+            target: "inventory-rest",
             ..erp_resilience::RetryConfig::default()
         }
     }

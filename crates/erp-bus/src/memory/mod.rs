@@ -242,7 +242,9 @@ impl EventBus for MemoryBus {
         };
         let mut dead = lock(&queue.dead);
         let n = max.min(dead.len());
-        Ok(dead.drain(..n).collect())
+        let taken = dead.drain(..n).collect();
+        crate::port::record_dead_letters(&queue.name, dead.len());
+        Ok(taken)
     }
 
     async fn redrive_dead_letters(&self, queue: &str, max: usize) -> Result<Redriven, BusError> {
@@ -273,6 +275,7 @@ impl EventBus for MemoryBus {
             }
         }
         *dead = kept.into();
+        crate::port::record_dead_letters(&queue.name, dead.len());
         Ok(done)
     }
 
@@ -377,11 +380,13 @@ fn settle(
     let dead_letter = |delivery: Delivery, reason: String| {
         tracing::warn!(message_id = ?delivery.message_id, %reason, "dead-lettered");
         let attempts = delivery.attempt;
-        lock(&queue.dead).push_back(DeadLetter {
+        let mut dead = lock(&queue.dead);
+        dead.push_back(DeadLetter {
             delivery,
             reason,
             attempts,
         });
+        crate::port::record_dead_letters(&queue.name, dead.len());
     };
     match disposition {
         Disposition::Ack => {}

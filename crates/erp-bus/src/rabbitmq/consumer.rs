@@ -25,8 +25,48 @@ pub(super) fn spawn(
 ) -> SubscriptionHandle {
     let cancel = CancellationToken::new();
     let (attached_tx, attached_rx) = watch::channel(false);
+    let depth = tokio::spawn(sample_dead_letters(
+        bus.clone(),
+        sub.queue.clone(),
+        cancel.clone(),
+    ));
     let task = tokio::spawn(run(bus, sub, handler, attached_tx, cancel.clone()));
-    SubscriptionHandle::new(attached_rx, cancel, vec![task])
+    SubscriptionHandle::new(attached_rx, cancel, vec![task, depth])
+}
+
+/// How often the dead-letter queue's depth is read for `erp_dead_letters`.
+const DEAD_LETTER_SAMPLE_EVERY: Duration = Duration::from_secs(15);
+
+/// Keeps `erp_dead_letters{queue}` at the depth of `{queue}.dlq` (a passive
+/// declare answers with its message count) until the subscription ends.
+async fn sample_dead_letters(bus: RabbitBus, queue: String, cancel: CancellationToken) {
+    let dlq = format!("{queue}.dlq");
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    loop {
+        if let Ok(live) = bus.live()
+            // Its own channel: a passive declare of a missing queue (nothing
+            // dead-lettered yet) closes the channel it is made on.
+            && let Ok(channel) = live.connection.create_channel().await
+        {
+            match channel
+                .queue_declare(&dlq, passive, FieldTable::default())
+                .await
+            {
+                Ok(q) => {
+                    crate::port::record_dead_letters(&queue, q.message_count() as usize);
+                    let _ = channel.close(200, "sampled").await;
+                }
+                Err(_) => crate::port::record_dead_letters(&queue, 0),
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(DEAD_LETTER_SAMPLE_EVERY) => {}
+        }
+    }
 }
 
 async fn next_live(rx: &mut watch::Receiver<Option<Live>>) -> Option<Live> {

@@ -32,6 +32,10 @@ pub struct RetryConfig {
     pub deadline: Duration,
     /// Time one attempt may take.
     pub per_attempt: Duration,
+    /// What the retried calls go to, as the `target` label of
+    /// `erp_retry_attempts_total` (a fixed name, not a URL, so the series
+    /// stay few).
+    pub target: &'static str,
 }
 
 impl Default for RetryConfig {
@@ -41,6 +45,7 @@ impl Default for RetryConfig {
             backoff: Backoff::default(),
             deadline: Duration::from_secs(3),
             per_attempt: Duration::from_millis(500),
+            target: "http",
         }
     }
 }
@@ -67,6 +72,8 @@ impl RetryPolicy {
 
     /// A policy drawing on `budget`.
     pub fn with_budget(config: RetryConfig, budget: Arc<TpsBudget>) -> Self {
+        // From the start, so an alert on its rate has a series to watch.
+        metrics::counter!("erp_retry_attempts_total", "target" => config.target).increment(0);
         Self {
             config,
             budget,
@@ -156,7 +163,7 @@ impl<B: Clone, Rb> Policy<Request<B>, Response<Rb>, BoxError> for RetryPolicy {
         req.headers_mut()
             .insert(ATTEMPT_HEADER, HeaderValue::from(self.retries + 1));
         tracing::debug!(attempt = self.retries + 1, ?delay, "retrying");
-        metrics::counter!("erp_retry_attempts_total").increment(1);
+        metrics::counter!("erp_retry_attempts_total", "target" => self.config.target).increment(1);
         Some(tokio::time::sleep(delay))
     }
 
