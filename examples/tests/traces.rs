@@ -109,7 +109,11 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
             .is_ok_and(|r| r.status().is_success()),
         "Jaeger is not answering on {JAEGER}: run scripts/jaeger.sh (scripts/test.sh does)"
     );
-    let prefix = format!("traces_{}", erp_core::EventId::new().as_uuid().simple());
+    let run = erp_core::EventId::new().as_uuid().simple().to_string();
+    let prefix = format!("traces_{run}");
+    // Service names of this run only: Jaeger keeps earlier runs' spans.
+    let purchase_svc = format!("purchase-svc-{}", &run[20..]);
+    let inventory_svc = format!("inventory-svc-{}", &run[20..]);
     let dir = std::env::temp_dir().join(&prefix);
     std::fs::create_dir_all(&dir).unwrap();
     let (inv_http, inv_grpc, p_http) = (free_port(), free_port(), free_port());
@@ -152,7 +156,7 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
     let _inventory = Proc::start_with_env(
         "inventory-svc",
         inventory_args,
-        otel("inventory-svc", "grpc", "http://127.0.0.1:4317"),
+        otel(&inventory_svc, "grpc", "http://127.0.0.1:4317"),
         dir.join("inventory.log"),
     );
     let mut purchase_args = common("purchase");
@@ -165,7 +169,7 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
     let _purchase = Proc::start_with_env(
         "purchase-svc",
         purchase_args,
-        otel("purchase-svc", "http/protobuf", "http://127.0.0.1:4318"),
+        otel(&purchase_svc, "http/protobuf", "http://127.0.0.1:4318"),
         dir.join("purchase.log"),
     );
     let (inventory, purchase) = (
@@ -175,6 +179,20 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
     wait_ready(&c, &inventory, &dir).await;
     wait_ready(&c, &purchase, &dir).await;
 
+    // A separate binary labels every series with its service, the
+    // libraries' too; the breaker's state is there before any call.
+    let page = c
+        .get(format!("{purchase}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("erp_breaker_state{service=\"purchase-svc\",breaker=\"inventory-grpc\"} 0"),
+        "{page}"
+    );
     let r = c
         .post(format!("{inventory}/products"))
         .json(&json!({"id": "t-nut", "name": "Nut", "unit": "pcs"}))
@@ -222,34 +240,47 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
             .find(|s| s.service == service && s.kind() == kind && s.name == name)
             .unwrap_or_else(|| panic!("no {kind} span {name:?} of {service} in {spans:#?}"))
     };
-    let server = find("purchase-svc", "server", "POST /purchases");
+    let server = find(&purchase_svc, "server", "POST /purchases");
     assert_eq!(roots[0].id, server.id, "the HTTP server span is the root");
     assert_eq!(server.tags["http.route"], "/purchases");
     assert_eq!(server.tags["http.response.status_code"], "201");
 
     let client = find(
-        "purchase-svc",
+        &purchase_svc,
         "client",
         "erp.inventory.v1.Inventory/CheckPurchase",
     );
     assert_eq!(client.parent.as_deref(), Some(server.id.as_str()));
     assert_eq!(client.tags["rpc.system"], "grpc");
     let grpc_server = find(
-        "inventory-svc",
+        &inventory_svc,
         "server",
         "erp.inventory.v1.Inventory/CheckPurchase",
     );
     assert_eq!(grpc_server.parent.as_deref(), Some(client.id.as_str()));
     assert_eq!(grpc_server.tags["rpc.method"], "CheckPurchase");
 
-    let publish = find("purchase-svc", "producer", "publish purchase.completed");
+    let publish = find(&purchase_svc, "producer", "publish purchase.completed");
     assert_eq!(
         publish.parent.as_deref(),
         Some(server.id.as_str()),
         "the relay's publish continues the request that wrote the outbox"
     );
     assert_eq!(publish.tags["messaging.system"], "rabbitmq");
-    let process = find("inventory-svc", "consumer", "process inventory.stock");
+    let process = find(&inventory_svc, "consumer", "process inventory.stock");
+    // The readiness polls above made no traces.
+    let operations: Value = c
+        .get(format!("{JAEGER}/api/services/{purchase_svc}/operations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !operations.to_string().contains("/health"),
+        "probes are not traced: {operations}"
+    );
     assert_eq!(process.parent.as_deref(), Some(publish.id.as_str()));
     assert_eq!(process.tags["messaging.system"], "rabbitmq");
     assert_eq!(

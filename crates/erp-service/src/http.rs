@@ -98,6 +98,11 @@ pub fn finish(router: Router, service: &'static str, access: crate::auth::Access
 /// sure there is a request id: with `tower::util::MapRequestLayer`, also
 /// on a gRPC server.
 pub fn record_ids<B>(request: http::Request<B>) -> http::Request<B> {
+    // Request spans are DEBUG: with nothing listening at that level (the
+    // default, traces off) skip even the look-up of the current span.
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return request;
+    }
     let span = tracing::Span::current();
     if !span.is_disabled() {
         let header = |name: &str| {
@@ -174,6 +179,15 @@ pub struct RequestSpan(pub &'static str);
 impl<B> tower_http::trace::MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &http::Request<B>) -> tracing::Span {
         use tracing::field::Empty;
+        // Probes and scrapes come every few seconds and say nothing about
+        // a business flow: no span, so no trace per probe.
+        let path = request.uri().path();
+        if path.starts_with("/health/")
+            || path == "/metrics"
+            || path.starts_with("/grpc.health.v1.Health/")
+        {
+            return tracing::Span::none();
+        }
         let span = tracing::debug_span!(
             "request",
             protocol = self.0,
@@ -203,7 +217,6 @@ impl<B> tower_http::trace::MakeSpan<B> for RequestSpan {
             .get("traceparent")
             .and_then(|v| v.to_str().ok());
         erp_bus::trace_context::set_remote_parent(&span, traceparent);
-        let path = request.uri().path();
         if self.0 == "grpc" {
             // `/package.Service/Method`
             let (service, method) = path

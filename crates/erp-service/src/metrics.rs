@@ -28,15 +28,31 @@ const BUCKETS: [f64; 12] = [
 /// How often buffered histogram samples are folded into their buckets.
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The `service` label every series gets unless it sets its own.
+static SERVICE: OnceLock<&'static str> = OnceLock::new();
+
+/// Installs the recorder with `service` as the default `service` label of
+/// every series (a series that sets its own keeps it), so families recorded
+/// by the libraries (breaker, retries, consumers) say which process they
+/// come from. Call first thing in `main` (`telemetry::install` does); a
+/// later call changes nothing.
+pub fn install(service: &'static str) -> &'static PrometheusHandle {
+    let _ = SERVICE.set(service);
+    handle()
+}
+
 /// The process-wide handle; installs the recorder on first use. Services in
 /// one process (all-in-one) share it and are told apart by their `service`
 /// label.
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
+        let mut builder = PrometheusBuilder::new()
             .set_buckets(&BUCKETS)
-            .expect("static, non-empty buckets")
-            .build_recorder();
+            .expect("static, non-empty buckets");
+        if let Some(service) = SERVICE.get() {
+            builder = builder.add_global_label("service", *service);
+        }
+        let recorder = builder.build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");

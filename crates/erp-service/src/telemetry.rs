@@ -149,17 +149,12 @@ pub fn install(
 ) -> Telemetry {
     // The metrics recorder first, before anything records: counts made
     // before it exists are lost (e.g. the series a client creates at 0).
-    crate::metrics::handle();
+    crate::metrics::install(service_name);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| default_filter(default_filter_directives));
     // Colour only for a terminal: logs redirected to files (scripts/stack.sh,
     // systemd, containers) stay free of escape codes.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let logs = match format {
-        LogFormat::Json => fmt::layer().json().boxed(),
-        LogFormat::Pretty => fmt::layer().with_ansi(ansi).boxed(),
-    }
-    .with_filter(filter);
     let (provider, exporter_error) = match traces.traces_endpoint() {
         None => (None, None),
         Some(endpoint) => match tracer_provider(service_name, &endpoint, traces.protocol()) {
@@ -178,11 +173,21 @@ pub fn install(
             .with_level(false)
             .with_filter(filter_fn(|meta| meta.is_span() && exported(meta)))
     });
-    let installed = tracing_subscriber::registry()
-        .with(logs)
-        .with(spans)
-        .try_init()
-        .is_ok();
+    let installed = match spans {
+        // The filter per layer: spans go to OpenTelemetry whatever the
+        // log level.
+        Some(spans) => tracing_subscriber::registry()
+            .with(logs(format, ansi).with_filter(filter))
+            .with(spans)
+            .try_init(),
+        // One global filter, as cheap as it gets: what it disables costs
+        // nothing at all (per-layer filtering checks on every callsite).
+        None => tracing_subscriber::registry()
+            .with(filter)
+            .with(logs(format, ansi))
+            .try_init(),
+    }
+    .is_ok();
     if let Some(error) = exporter_error {
         tracing::error!(%error, "OTLP trace exporter not started; running without traces");
     }
@@ -198,6 +203,17 @@ pub fn install(
         tracing::info!(%endpoint, protocol = ?traces.protocol(), "exporting traces over OTLP");
     }
     Telemetry { provider }
+}
+
+/// The log output layer, for whatever subscriber stack it goes on.
+fn logs<S>(format: LogFormat, ansi: bool) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    match format {
+        LogFormat::Json => fmt::layer().json().boxed(),
+        LogFormat::Pretty => fmt::layer().with_ansi(ansi).boxed(),
+    }
 }
 
 /// Whether a span is one of those exported: it declares `otel.kind`.
