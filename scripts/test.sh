@@ -34,3 +34,8 @@ done
 
 # The embedded default end to end, exactly as the README runs it.
 cargo run --quiet --locked -p erp-examples --bin all-in-one -- --demo
+
+# The container images: built here with podman (installed like the other
+# servers), run against this machine's RabbitMQ and database, a purchase
+# and a sale through them; sizes, non-root user, health checks, compose.yaml.
+scripts/images-test.sh

@@ -268,6 +268,27 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
     );
     assert_eq!(publish.tags["messaging.system"], "rabbitmq");
     let process = find(&inventory_svc, "consumer", "process inventory.stock");
+    // What went out is counted: purchase-svc's three spans at least.
+    let page = c
+        .get(format!("{purchase}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |series: &str| -> f64 {
+        page.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {page}"))
+    };
+    assert!(count("erp_trace_spans_ended_total{service=\"purchase-svc\"}") >= 3.0);
+    assert!(count("erp_trace_spans_total{service=\"purchase-svc\",outcome=\"exported\"}") >= 3.0);
+    assert_eq!(
+        count("erp_trace_spans_total{service=\"purchase-svc\",outcome=\"export_failed\"}"),
+        0.0
+    );
     // The readiness polls above made no traces.
     let operations: Value = c
         .get(format!("{JAEGER}/api/services/{purchase_svc}/operations"))

@@ -150,6 +150,10 @@ fn describe() {
         "Time a gRPC call took, by calling service, gRPC service and method"
     );
     describe_counter!(
+        "erp_trace_spans_ended_total",
+        "Sampled trace spans that ended; those neither exported nor failed were dropped by the full export queue"
+    );
+    describe_counter!(
         "erp_trace_spans_total",
         "Trace spans handed to the OTLP exporter, by outcome (exported, export_failed)"
     );

@@ -11,9 +11,11 @@
 //! ([`erp_bus::trace_context`]). Export never blocks a request: spans wait
 //! in a bounded batch queue (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048) that drops
 //! when full (the SDK logs the first drop and the total at exit);
-//! `erp_trace_spans_total{outcome}` counts what reached the collector
+//! `erp_trace_spans_ended_total` counts the sampled spans that ended and
+//! `erp_trace_spans_total{outcome}` what reached the collector
 //! (`exported`) and what an export lost (`export_failed`, the collector
-//! down or too slow).
+//! down or too slow); ended minus both is what the full queue dropped
+//! (give or take the spans still queued).
 
 use clap::{Args, ValueEnum};
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
@@ -21,7 +23,10 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{
     Resource,
     error::OTelSdkResult,
-    trace::{IdGenerator, RandomIdGenerator, SdkTracerProvider, SpanData, SpanExporter},
+    trace::{
+        BatchSpanProcessor, IdGenerator, RandomIdGenerator, SdkTracerProvider, SpanData,
+        SpanExporter, SpanProcessor,
+    },
 };
 use tracing_subscriber::{
     EnvFilter, Layer, filter::filter_fn, fmt, layer::SubscriberExt, util::SubscriberInitExt,
@@ -195,6 +200,7 @@ pub fn install(
         return Telemetry::default();
     }
     if provider.is_some() {
+        metrics::counter!("erp_trace_spans_ended_total").increment(0);
         for outcome in ["exported", "export_failed"] {
             metrics::counter!("erp_trace_spans_total", "outcome" => outcome).increment(0);
         }
@@ -249,7 +255,9 @@ fn tracer_provider(
     Ok(SdkTracerProvider::builder()
         .with_resource(resource)
         .with_id_generator(RequestIds)
-        .with_batch_exporter(Counted(exporter))
+        .with_span_processor(Ended(
+            BatchSpanProcessor::builder(Counted(exporter)).build(),
+        ))
         .build())
 }
 
@@ -267,6 +275,35 @@ impl IdGenerator for RequestIds {
 
     fn new_span_id(&self) -> SpanId {
         RandomIdGenerator::default().new_span_id()
+    }
+}
+
+/// The batch processor, counting every sampled span that ends
+/// (`erp_trace_spans_ended_total`): what the exporter never saw of them
+/// was dropped by the full queue.
+#[derive(Debug)]
+struct Ended<P>(P);
+
+impl<P: SpanProcessor> SpanProcessor for Ended<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        metrics::counter!("erp_trace_spans_ended_total").increment(1);
+        self.0.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
     }
 }
 
