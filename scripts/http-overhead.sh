@@ -14,9 +14,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 SECS=${2:-5}
 
-if ! command -v wrk >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+# shellcheck source=scripts/wrk-lib.sh
+source scripts/wrk-lib.sh
 cargo build --release --locked -q -p erp-examples --bin all-in-one --example bare_axum
 
 cleanup() { kill "${AIO:-}" "${BARE:-}" 2>/dev/null || true; }
@@ -42,7 +41,6 @@ request = function()
 end
 LUA
 
-rps() { wrk -t2 -c64 -d"${SECS}s" "$@" | awk '/Requests\/sec/{print $2}'; }
 printf '%-8s %-6s %12s %12s %7s\n' path round bare-axum all-in-one ratio
 for path in get post; do
   for r in $(seq 1 "$ROUNDS"); do

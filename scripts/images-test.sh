@@ -76,29 +76,29 @@ product="img-$RUN_ID"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$INV/products" \
   -H 'content-type: application/json' -d "{\"id\":\"$product\",\"name\":\"Bolt\",\"unit\":\"pcs\"}")
 [ "$code" = 201 ] || fail "POST /products answered $code"
-code=$(curl -s -o /tmp/images-test-purchase.json -w '%{http_code}' -X POST "http://127.0.0.1:$PUR/purchases" \
-  -H 'content-type: application/json' -H "Idempotency-Key: $product" \
-  -d "{\"lines\":[{\"product_id\":\"$product\",\"quantity\":7,\"unit_price\":2}]}")
-[ "$code" = 201 ] || fail "POST /purchases answered $code: $(cat /tmp/images-test-purchase.json)"
-on_hand=""
-for _ in $(seq 1 100); do
-  on_hand=$(curl -s "http://127.0.0.1:$INV/stock/main/$product" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("on_hand",""))' 2>/dev/null || true)
-  [ "$on_hand" = 7 ] && break
-  sleep 0.1
-done
-[ "$on_hand" = 7 ] || fail "stock of $product is '$on_hand', not 7, after the purchase"
-echo "images-test: purchase through the containers moved stock to $on_hand"
-code=$(curl -s -o /tmp/images-test-sale.json -w '%{http_code}' -X POST "http://127.0.0.1:$SAL/sales" \
-  -H 'content-type: application/json' -H "Idempotency-Key: sale-$product" \
-  -d "{\"lines\":[{\"product_id\":\"$product\",\"quantity\":3,\"unit_price\":5}]}")
-[ "$code" = 201 ] || fail "POST /sales answered $code: $(cat /tmp/images-test-sale.json)"
-for _ in $(seq 1 100); do
-  on_hand=$(curl -s "http://127.0.0.1:$INV/stock/main/$product" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("on_hand",""))' 2>/dev/null || true)
-  [ "$on_hand" = 4 ] && break
-  sleep 0.1
-done
-[ "$on_hand" = 4 ] || fail "stock of $product is '$on_hand', not 4, after the sale"
-echo "images-test: sale through the containers moved stock to $on_hand"
+# A purchase or a sale of `product` (route, port, quantity): must be 201.
+trade() {
+  local route=$1 port=$2 quantity=$3 code
+  code=$(curl -s -o "/tmp/images-test-$route.json" -w '%{http_code}' -X POST "http://127.0.0.1:$port/$route" \
+    -H 'content-type: application/json' -H "Idempotency-Key: $route-$product" \
+    -d "{\"lines\":[{\"product_id\":\"$product\",\"quantity\":$quantity,\"unit_price\":2}]}")
+  [ "$code" = 201 ] || fail "POST /$route answered $code: $(cat "/tmp/images-test-$route.json")"
+}
+# Waits (10 s at most) until inventory shows `want` of `product`.
+wait_stock() {
+  local want=$1 after=$2 on_hand=""
+  for _ in $(seq 1 100); do
+    on_hand=$(curl -s "http://127.0.0.1:$INV/stock/main/$product" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("on_hand",""))' 2>/dev/null || true)
+    [ "$on_hand" = "$want" ] && break
+    sleep 0.1
+  done
+  [ "$on_hand" = "$want" ] || fail "stock of $product is '$on_hand', not $want, after the $after"
+  echo "images-test: $after through the containers moved stock to $on_hand"
+}
+trade purchases "$PUR" 7
+wait_stock 7 purchase
+trade sales "$SAL" 3
+wait_stock 4 sale
 
 "$PODMAN_COMPOSE" -f compose.yaml config >/dev/null || fail "compose.yaml: podman-compose config refused it"
 echo "images-test: compose.yaml passes podman-compose config"

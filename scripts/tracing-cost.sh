@@ -18,9 +18,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 SECS=${2:-5}
 
-if ! command -v wrk >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+# shellcheck source=scripts/wrk-lib.sh
+source scripts/wrk-lib.sh
 scripts/jaeger.sh >/dev/null
 cargo build --release --locked -q -p erp-examples --bin all-in-one
 
@@ -45,7 +44,6 @@ for ip in 127.0.0.1 127.0.0.2 127.0.0.3; do
     -d '{"id":"P","name":"P","unit":"pcs"}'
 done
 
-rps() { wrk -t2 -c64 -d"${SECS}s" "$1" | awk '/Requests\/sec/{print $2}'; }
 printf '%-6s %12s %12s %12s %9s %9s\n' round off 'on 100%' 'on 1%' '100%/off' '1%/off'
 for r in $(seq 1 "$ROUNDS"); do
   off=$(rps http://127.0.0.1:8083/stock/main/P)

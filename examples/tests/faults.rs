@@ -145,23 +145,7 @@ impl Stack {
     async fn all_ready(&self, after: &str) {
         let c = reqwest::Client::new();
         for base in [&self.inventory_url, &self.purchase_url, &self.sales_url] {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let ok = c
-                    .get(format!("{base}/health/ready"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200);
-                if ok {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "{base} not ready 60 s after {after}; logs in {}",
-                    self.dir.display()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            support::wait_ready(&c, base, &format!("after {after}"), &self.dir).await;
         }
     }
 

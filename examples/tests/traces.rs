@@ -82,23 +82,6 @@ async fn trace(c: &reqwest::Client, id: &str) -> Vec<Span> {
         .collect()
 }
 
-async fn wait_ready(c: &reqwest::Client, base: &str, dir: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !c
-        .get(format!("{base}/health/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{base} not ready in 60 s; logs in {}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
     let c = reqwest::Client::new();
@@ -176,8 +159,8 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
         format!("http://127.0.0.1:{inv_http}"),
         format!("http://127.0.0.1:{p_http}"),
     );
-    wait_ready(&c, &inventory, &dir).await;
-    wait_ready(&c, &purchase, &dir).await;
+    support::wait_ready(&c, &inventory, "after start", &dir).await;
+    support::wait_ready(&c, &purchase, "after start", &dir).await;
 
     // A separate binary labels every series with its service, the
     // libraries' too; the breaker's state is there before any call.

@@ -311,16 +311,13 @@ pub(crate) fn process_span(
         messaging.rabbitmq.destination.routing_key = delivery.routing_key.as_str(),
         messaging.message.id = delivery.message_id.as_deref().unwrap_or(""),
     );
-    if !span.is_disabled() {
-        // Parent and name before anything reads the span's context.
-        crate::trace_context::set_remote_parent(
-            &span,
-            delivery
-                .headers
-                .get(crate::TRACEPARENT_HEADER)
-                .map(String::as_str),
-        );
-        span.record("otel.name", format!("process {queue}"));
-    }
+    crate::trace_context::prepare(
+        &span,
+        delivery
+            .headers
+            .get(crate::TRACEPARENT_HEADER)
+            .map(String::as_str),
+        || format!("process {queue}"),
+    );
     span
 }

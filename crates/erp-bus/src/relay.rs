@@ -227,10 +227,9 @@ fn publish_span(system: &'static str, record: &erp_store::OutboxRecord) -> traci
         messaging.message.id = %record.envelope.id,
         messaging.message.conversation_id = record.envelope.correlation_id.as_str(),
     );
-    if !span.is_disabled() {
-        crate::trace_context::set_remote_parent(&span, record.traceparent.as_deref());
-        span.record("otel.name", format!("publish {event_type}"));
-    }
+    crate::trace_context::prepare(&span, record.traceparent.as_deref(), || {
+        format!("publish {event_type}")
+    });
     span
 }
 

@@ -38,11 +38,6 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     })
 }
 
-/// Whether an OpenTelemetry layer gave `span` ids (traces are exported).
-pub fn is_traced(span: &tracing::Span) -> bool {
-    !span.is_disabled() && span.context().span().span_context().is_valid()
-}
-
 /// The `traceparent` naming the current span (see [`traceparent_of`]).
 pub fn current_traceparent() -> Option<String> {
     traceparent_of(&tracing::Span::current())
@@ -72,6 +67,19 @@ pub fn set_remote_parent(span: &tracing::Span, traceparent: Option<&str>) {
         // then there is nothing to link, by definition.
         let _ = span.set_parent(Context::new().with_remote_span_context(parent));
     }
+}
+
+/// Readies a span that will be exported: its remote parent (from a
+/// `traceparent`, if any) and its name, both before anything reads its
+/// context (that starts the OpenTelemetry span, which then keeps them).
+/// Nothing happens for a disabled span, and `name` is only built for an
+/// enabled one.
+pub fn prepare(span: &tracing::Span, traceparent: Option<&str>, name: impl FnOnce() -> String) {
+    if span.is_disabled() {
+        return;
+    }
+    set_remote_parent(span, traceparent);
+    span.record("otel.name", name());
 }
 
 /// The span context of a well-formed `traceparent`, as a remote parent.

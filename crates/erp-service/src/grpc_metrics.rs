@@ -10,8 +10,10 @@
 //! becomes a label value (a client could invent any number of them).
 
 use std::{
+    collections::HashMap,
     future::Future,
     pin::Pin,
+    sync::{LazyLock, RwLock},
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -40,27 +42,59 @@ pub fn code_name(code: i32) -> &'static str {
     }
 }
 
-/// Counts and times one finished call. `side` is `server` or `client`.
-fn record(side: &'static str, service: &'static str, rpc: (&str, &str), code: i32, took: Duration) {
-    let (grpc_service, grpc_method) = rpc;
-    let labels = [
-        ("service", service.to_owned()),
-        ("grpc_service", grpc_service.to_owned()),
-        ("grpc_method", grpc_method.to_owned()),
-    ];
-    let (handled, seconds) = match side {
-        "server" => ("grpc_server_handled_total", "grpc_server_handling_seconds"),
-        _ => ("grpc_client_handled_total", "grpc_client_handling_seconds"),
-    };
-    metrics::histogram!(seconds, &labels).record(took.as_secs_f64());
-    let mut labels = labels.to_vec();
-    labels.push(("grpc_code", code_name(code).to_owned()));
-    metrics::counter!(handled, &labels).increment(1);
+/// The handles of one RPC's series, made once: building label strings and
+/// keys on every call showed in the HTTP path's profile (see
+/// [`crate::metrics`]), and gRPC calls are as frequent.
+type Series = (metrics::Counter, metrics::Histogram);
+
+/// Per (side, service, status code): per `/package.Service/Method` path.
+type SeriesBySide = HashMap<(&'static str, &'static str, i32), HashMap<String, Series>>;
+
+static SERIES: LazyLock<RwLock<SeriesBySide>> = LazyLock::new(RwLock::default);
+
+/// Counts and times one finished call. `side` is `server` or `client`;
+/// `path` is `/package.Service/Method`, already `"/unknown/unknown"` for a
+/// method the server does not have (so the cache stays bounded).
+fn record(side: &'static str, service: &'static str, path: &str, code: i32, took: Duration) {
+    let key = (side, service, code);
+    let found = SERIES
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .and_then(|paths| paths.get(path))
+        .cloned();
+    let (handled, seconds) = found.unwrap_or_else(|| {
+        let (grpc_service, grpc_method) = rpc_of(path);
+        let labels = [
+            ("service", service.to_owned()),
+            ("grpc_service", grpc_service.to_owned()),
+            ("grpc_method", grpc_method.to_owned()),
+        ];
+        let (handled, seconds) = match side {
+            "server" => ("grpc_server_handled_total", "grpc_server_handling_seconds"),
+            _ => ("grpc_client_handled_total", "grpc_client_handling_seconds"),
+        };
+        let mut with_code = labels.to_vec();
+        with_code.push(("grpc_code", code_name(code).to_owned()));
+        let series = (
+            metrics::counter!(handled, &with_code),
+            metrics::histogram!(seconds, &labels),
+        );
+        SERIES
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .insert(path.to_owned(), series.clone());
+        series
+    });
+    seconds.record(took.as_secs_f64());
+    handled.increment(1);
 }
 
 /// Records a call this process made (see [`crate::outbound`]).
-pub(crate) fn record_client(service: &'static str, rpc: (&str, &str), code: i32, took: Duration) {
-    record("client", service, rpc, code, took);
+pub(crate) fn record_client(service: &'static str, path: &str, code: i32, took: Duration) {
+    record("client", service, path, code, took);
 }
 
 /// `(service, method)` of a gRPC path `/package.Service/Method`.
@@ -116,7 +150,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_owned();
+        // A clone shares the URI's bytes: no allocation per call.
+        let uri = request.uri().clone();
         let service = self.service;
         let started = Instant::now();
         let answer = self.inner.call(request);
@@ -136,12 +171,12 @@ where
             };
             // An unknown method is not a label value: any client could
             // mint one per call.
-            let rpc = if code == 12 {
-                ("unknown", "unknown")
+            let path = if code == 12 {
+                "/unknown/unknown"
             } else {
-                rpc_of(&path)
+                uri.path()
             };
-            record("server", service, rpc, code, started.elapsed());
+            record("server", service, path, code, started.elapsed());
             answer
         })
     }

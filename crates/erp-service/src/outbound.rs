@@ -18,23 +18,22 @@ pub fn grpc_client_span(service: &str, method: &str) -> tracing::Span {
         rpc.method = method,
         rpc.grpc.status_code = Empty,
     );
-    if !span.is_disabled() {
-        span.record("otel.name", format!("{service}/{method}"));
-    }
+    erp_bus::trace_context::prepare(&span, None, || format!("{service}/{method}"));
     span
 }
 
-/// Records a finished gRPC call made by `service`: its status code
+/// Records a finished gRPC call to `path` (`/package.Service/Method`) made
+/// by `service`: its status code
 /// (`tonic::Code as i32`) on its client span (an error for any code but
 /// OK, 0), and in `grpc_client_handled_total` / `grpc_client_handling_seconds`.
 pub fn record_grpc_call(
     span: &tracing::Span,
     service: &'static str,
-    rpc: (&str, &str),
+    path: &str,
     code: i32,
     took: std::time::Duration,
 ) {
-    crate::grpc_metrics::record_client(service, rpc, code, took);
+    crate::grpc_metrics::record_client(service, path, code, took);
     if span.is_disabled() {
         return;
     }

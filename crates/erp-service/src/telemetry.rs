@@ -105,13 +105,6 @@ pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
 }
 
-impl Telemetry {
-    /// Whether spans are exported.
-    pub fn exports_traces(&self) -> bool {
-        self.provider.is_some()
-    }
-}
-
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take() {
@@ -128,16 +121,6 @@ impl Drop for Telemetry {
 /// the all-in-one binary and tests can share it.
 pub fn init(format: LogFormat) {
     drop(install(format, "info", "erp", &TraceArgs::default()));
-}
-
-/// Like [`init`], with another default filter than `info`.
-pub fn init_with_default(format: LogFormat, default_filter_directives: &str) {
-    drop(install(
-        format,
-        default_filter_directives,
-        "erp",
-        &TraceArgs::default(),
-    ));
 }
 
 /// Installs the metrics recorder, logs and, when `traces` (or the

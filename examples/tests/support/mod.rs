@@ -119,3 +119,22 @@ impl Drop for Proc {
         self.kill();
     }
 }
+
+/// Waits until `base` answers `/health/ready` with 200, at most 60 s
+/// (`when` and `logs` go in the failure message).
+pub async fn wait_ready(c: &reqwest::Client, base: &str, when: &str, logs: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !c
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{base} not ready 60 s {when}; logs in {}",
+            logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

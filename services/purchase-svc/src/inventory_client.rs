@@ -98,6 +98,7 @@ impl InventoryClient {
             request.metadata_mut().insert("x-request-id", id);
         }
         const RPC: (&str, &str) = ("erp.inventory.v1.Inventory", "CheckPurchase");
+        const PATH: &str = "/erp.inventory.v1.Inventory/CheckPurchase";
         let span = erp_service::outbound::grpc_client_span(RPC.0, RPC.1);
         if let Some(tp) = erp_service::outbound::traceparent(&span, correlation_id)
             && let Ok(tp) = tp.parse()
@@ -122,7 +123,7 @@ impl InventoryClient {
         erp_service::outbound::record_grpc_call(
             &span,
             crate::app::SOURCE,
-            RPC,
+            PATH,
             code as i32,
             started.elapsed(),
         );

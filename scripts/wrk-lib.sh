@@ -1,0 +1,7 @@
+# Sourced by the HTTP benchmark scripts: wrk (installed from Debian when
+# missing) and `rps ARGS…`, the requests per second of one wrk run of
+# $SECS seconds, 2 threads, 64 connections.
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+rps() { wrk -t2 -c64 -d"${SECS}s" "$@" | awk '/Requests\/sec/{print $2}'; }
