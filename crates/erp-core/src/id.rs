@@ -25,10 +25,17 @@ pub enum IdError {
     NotUuid,
 }
 
+/// The rule for text ids as a regular expression, for schemas and docs; the
+/// parser below checks the same rule without a regex engine. A proptest in
+/// this module holds the two together.
+pub const TEXT_ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+/// The longest text id, in characters (all ASCII).
+pub const TEXT_ID_MAX_LEN: usize = 64;
+
 fn check_text_id(s: &str) -> Result<(), IdError> {
     let mut chars = s.chars();
     let first = chars.next().ok_or(IdError::Empty)?;
-    if s.len() > 64 {
+    if s.len() > TEXT_ID_MAX_LEN {
         return Err(IdError::TooLong);
     }
     if !first.is_ascii_alphanumeric() {
@@ -87,7 +94,9 @@ macro_rules! text_id {
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 schemars::json_schema!({
                     "type": "string",
-                    "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+                    "minLength": 1,
+                    "maxLength": TEXT_ID_MAX_LEN,
+                    "pattern": TEXT_ID_PATTERN
                 })
             }
         }
@@ -266,5 +275,22 @@ mod tests {
             a.as_uuid()
         );
         assert_eq!(SaleId::parse("nope"), Err(IdError::NotUuid));
+    }
+
+    proptest::proptest! {
+        /// The published pattern and the parser are one rule: every string
+        /// the pattern generates parses, and whatever parses matches it.
+        #[test]
+        fn the_pattern_and_the_parser_agree(
+            // proptest generates from a pattern without its anchors.
+            generated in proptest::string::string_regex(
+                TEXT_ID_PATTERN.trim_start_matches('^').trim_end_matches('$'),
+            ).unwrap(),
+            any in "\\PC{0,70}|[A-Za-z0-9._ -]{0,70}|[A-Za-z0-9][A-Za-z0-9._-]{62,65}",
+        ) {
+            let pattern = regex::Regex::new(TEXT_ID_PATTERN).unwrap();
+            proptest::prop_assert!(ProductId::parse(&generated).is_ok(), "{generated:?}");
+            proptest::prop_assert_eq!(ProductId::parse(&any).is_ok(), pattern.is_match(&any), "{:?}", any);
+        }
     }
 }

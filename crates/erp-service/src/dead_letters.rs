@@ -19,12 +19,27 @@ use axum::{
 use erp_bus::{BusError, EventBus};
 use serde::Serialize;
 
-use crate::{ApiError, http::ok};
+use crate::{ApiError, http::ok, rules::Whole};
 
 /// Most dead letters one call moves.
 pub const MAX_REDRIVE: usize = 10_000;
 /// How many one call moves when `max` is not given.
 pub const DEFAULT_REDRIVE: usize = 100;
+/// `max`: 1 to [`MAX_REDRIVE`].
+const MAX: Whole = Whole::range(1, MAX_REDRIVE as i64);
+
+/// The `max` of the redrive route, for OpenAPI.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `redrive` reads
+struct RedriveMax {
+    #[param(schema_with = max_schema)]
+    max: Option<u64>,
+}
+
+fn max_schema() -> utoipa::openapi::schema::Object {
+    MAX.schema(Some(DEFAULT_REDRIVE as i64))
+}
 
 #[derive(Clone)]
 struct Redrive {
@@ -57,12 +72,10 @@ pub fn routes(bus: Arc<dyn EventBus>, queues: &[&'static str]) -> Router {
 #[utoipa::path(post, path = "/admin/dead-letters/{queue}/redrive", tag = "admin",
     params(
         ("queue" = String, Path, description = "a queue this service consumes, e.g. `inventory.stock`"),
-        ("max" = Option<usize>, Query, description = "1–10000, default 100"),
+        RedriveMax,
     ),
     responses(
         (status = 200, body = Redriven),
-        (status = 400, body = crate::openapi::ErrorBody, description = "`invalid_query`"),
-        (status = 401, body = crate::openapi::ErrorBody),
         (status = 404, body = crate::openapi::ErrorBody, description = "not a queue of this service"),
         (status = 503, body = crate::openapi::ErrorBody, description = "`bus_unavailable`, with `Retry-After`"),
     ))]
@@ -79,13 +92,9 @@ async fn redrive(
     };
     let mut q = crate::list::ListQuery::new(params);
     let max = q
-        .optional("max", |raw| {
-            raw.parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_REDRIVE).contains(n))
-                .ok_or_else(|| format!("must be an integer from 1 to {MAX_REDRIVE}"))
-        })
-        .unwrap_or(DEFAULT_REDRIVE);
+        .optional("max", |raw| MAX.parse(raw))
+        // The rule's bounds are positive and small.
+        .map_or(DEFAULT_REDRIVE, |n| n.unsigned_abs() as usize);
     q.finish()?;
     let done = r
         .bus

@@ -23,24 +23,6 @@ pub fn required<'a>(p: &mut Problems, path: &str, v: Option<&'a Value>) -> Optio
     v
 }
 
-/// A non-empty string of at most `max_chars` characters, trimmed.
-pub fn text(p: &mut Problems, path: &str, v: &Value, max_chars: usize) -> Option<String> {
-    let Some(s) = v.as_str() else {
-        p.add(path, "must be a string");
-        return None;
-    };
-    let s = s.trim();
-    if s.is_empty() {
-        p.add(path, "must not be empty");
-        None
-    } else if s.chars().count() > max_chars {
-        p.add(path, format!("must be at most {max_chars} characters"));
-        None
-    } else {
-        Some(s.to_owned())
-    }
-}
-
 /// A string parsed by `parse` (an id, a timestamp, …).
 pub fn parsed<T, E: Display>(
     p: &mut Problems,
@@ -58,14 +40,17 @@ pub fn parsed<T, E: Display>(
 }
 
 /// An integer parsed by `parse` (a quantity, an amount of money, …).
-/// Fractions and numbers beyond `i64` are refused.
+/// As in JSON Schema, a number with a zero fraction (`3.0`, `1e3`) is an
+/// integer; fractions and numbers beyond `i64` are refused. (Above 2^53 a
+/// number written with a fraction or exponent has already been rounded to
+/// the nearest double by the JSON parser; integers written plainly never are.)
 pub fn integer<T, E: Display>(
     p: &mut Problems,
     path: &str,
     v: &Value,
     parse: impl FnOnce(i64) -> Result<T, E>,
 ) -> Option<T> {
-    match v.as_i64() {
+    match v.as_i64().or_else(|| whole_float(v)) {
         Some(n) => p.check(path, parse(n)),
         None if v.is_number() => {
             p.add(path, "must be a whole number within range");
@@ -76,6 +61,14 @@ pub fn integer<T, E: Display>(
             None
         }
     }
+}
+
+/// A float without a fraction, within `i64`.
+fn whole_float(v: &Value) -> Option<i64> {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    let f = v.as_f64().filter(|_| v.is_f64())?;
+    // Within ±2^63 a double with no fraction converts to i64 exactly.
+    (f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i64)
 }
 
 /// An array with `min..=max` items.
@@ -97,6 +90,20 @@ pub fn array<'a>(
     Some(items)
 }
 
+/// Records "unknown field" for each member of `obj` not in `known`, so a
+/// misspelt optional field is refused rather than silently ignored. `prefix`
+/// is the object's path (`lines[2]`), empty for the body itself.
+pub fn only(p: &mut Problems, prefix: &str, obj: &Map<String, Value>, known: &[&str]) {
+    for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        p.add(path, "unknown field");
+    }
+}
+
 /// A JSON object.
 pub fn object<'a>(p: &mut Problems, path: &str, v: &'a Value) -> Option<&'a Map<String, Value>> {
     let o = v.as_object();
@@ -115,28 +122,36 @@ mod tests {
 
     #[test]
     fn collects_a_problem_per_bad_field() {
-        let body = json!({"name": " ", "qty": 1.5, "id": "a b", "lines": [], "n": null});
+        let body = json!({"qty": 1.5, "id": "a b", "lines": [], "n": null, "typo": 1});
         let obj = body.as_object().unwrap();
         let mut p = Problems::default();
-        assert!(text(&mut p, "name", &obj["name"], 10).is_none());
+        only(&mut p, "", obj, &["qty", "id", "lines", "n"]);
         assert!(integer(&mut p, "qty", &obj["qty"], Quantity::new).is_none());
         assert!(parsed(&mut p, "id", &obj["id"], erp_core::ProductId::parse).is_none());
         assert!(array(&mut p, "lines", &obj["lines"], 1, 100).is_none());
         assert!(required(&mut p, "n", get(obj, "n")).is_none());
         let err = p.finish(Some(())).unwrap_err();
         let fields: Vec<_> = err.problems().iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["name", "qty", "id", "lines", "n"]);
+        assert_eq!(fields, ["typo", "qty", "id", "lines", "n"]);
     }
 
     #[test]
     fn accepts_good_values() {
         let mut p = Problems::default();
-        assert_eq!(text(&mut p, "a", &json!(" x "), 5).as_deref(), Some("x"));
+        only(&mut p, "x", json!({"b": 1}).as_object().unwrap(), &["b"]);
         assert_eq!(
             integer(&mut p, "b", &json!(3), Quantity::new).map(Quantity::get),
             Some(3)
         );
         assert!(integer(&mut p, "c", &json!("3"), Quantity::new).is_none());
-        assert_eq!(p.finish(Some(())).unwrap_err().problems().len(), 1);
+        assert_eq!(
+            integer(&mut p, "d", &json!(999_999_999.0), Quantity::new).map(Quantity::get),
+            Some(999_999_999)
+        );
+        assert_eq!(integer(&mut p, "e", &json!(-2.0), |n| Ok::<_, String>(n)), Some(-2));
+        assert!(integer(&mut p, "f", &json!(1.5), Quantity::new).is_none());
+        assert!(integer(&mut p, "g", &json!(9.3e18), |n| Ok::<_, String>(n)).is_none());
+        let fields: Vec<_> = p.finish(Some(())).unwrap_err().problems().iter().map(|p| p.field.clone()).collect();
+        assert_eq!(fields, ["c", "f", "g"]);
     }
 }

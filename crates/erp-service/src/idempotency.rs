@@ -75,10 +75,36 @@ pub async fn idempotency(
     }
 }
 
+/// The longest accepted key.
+pub const KEY_MAX_LEN: usize = 255;
+/// A key: visible ASCII (`!` to `~`), the same rule as [`valid_key`].
+pub const KEY_PATTERN: &str = "^[!-~]+$";
+
+/// The `Idempotency-Key` header, as an OpenAPI parameter.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documents what `valid_key` reads
+pub struct IdempotencyKeyHeader {
+    #[param(rename = "Idempotency-Key", schema_with = key_schema)]
+    idempotency_key: Option<String>,
+}
+
+fn key_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(KEY_MAX_LEN))
+        .pattern(Some(KEY_PATTERN))
+        .description(Some(
+            "replays the first answer for the same body; another body → 422 `idempotency_key_reused`",
+        ))
+        .build()
+}
+
 fn valid_key(raw: &HeaderValue) -> Result<String, ApiError> {
     raw.to_str()
         .ok()
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|k| (1..=KEY_MAX_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .ok_or_else(|| {
             ApiError::new(

@@ -12,7 +12,8 @@
 //! | [`dead_letters`] | `POST /admin/dead-letters/{queue}/redrive`: dead letters back into their queue |
 //! | [`rebuild`] | rebuilding read models from the write side (`POST /admin/rebuild-read-models`) |
 //! | [`metrics`] | `GET /metrics` (Prometheus) and request counting by route template |
-//! | [`openapi`] | shared OpenAPI schemas and `GET /openapi.json` |
+//! | [`openapi`] | shared OpenAPI schemas, the error answers of every operation, and `GET /openapi.json` |
+//! | [`rules`] | input rules (free text, ranges, ids) as one value for the check and the published schema |
 //! | [`list`] | paging, ordering and date-range query parameters (→ 400) |
 //! | [`idempotency`] | the `Idempotency-Key` middleware for creating POSTs |
 //! | [`health`] | `/health/live` and `/health/ready` with per-dependency detail |
@@ -41,6 +42,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod rebuild;
+pub mod rules;
 pub mod runtime;
 pub mod shared;
 pub mod stores;

@@ -8,12 +8,88 @@ use std::collections::{HashMap, HashSet};
 use erp_core::{Problems, Timestamp, ValidationError};
 use erp_store::Order;
 
-use crate::ApiError;
+use crate::{
+    ApiError,
+    rules::{Whole, choice_schema, date_bound_schema, text_id_schema},
+};
 
 /// The largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u64 = 500;
 /// The page size when none is given.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
+/// `page`: 1-based, at most `u32::MAX`.
+pub const PAGE: Whole = Whole::range(1, u32::MAX as i64);
+/// `page_size`: 1 to [`MAX_PAGE_SIZE`].
+pub const PAGE_SIZE: Whole = Whole::range(1, MAX_PAGE_SIZE as i64);
+/// The words `order` takes.
+pub const ORDERS: [&str; 2] = ["asc", "desc"];
+
+/// `page`, `page_size` and `order` of a list whose default order is
+/// descending (newest first), as OpenAPI parameters.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `ListQuery::paging` reads
+pub struct PageParamsDesc {
+    #[param(schema_with = page_schema)]
+    page: Option<u64>,
+    #[param(schema_with = page_size_schema)]
+    page_size: Option<u64>,
+    #[param(schema_with = order_desc_schema)]
+    order: Option<String>,
+}
+
+/// `page`, `page_size` and `order` of a list ordered by id (default
+/// ascending), as OpenAPI parameters.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `ListQuery::paging_or(Asc)` reads
+pub struct PageParamsAsc {
+    #[param(schema_with = page_schema)]
+    page: Option<u64>,
+    #[param(schema_with = page_size_schema)]
+    page_size: Option<u64>,
+    #[param(schema_with = order_asc_schema)]
+    order: Option<String>,
+}
+
+/// `from` and `to`, as OpenAPI parameters. `from` after `to` is refused
+/// too, a rule across two parameters that OpenAPI cannot state.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `ListQuery::range` reads
+pub struct RangeParams {
+    #[param(schema_with = date_bound_schema)]
+    from: Option<String>,
+    #[param(schema_with = date_bound_schema)]
+    to: Option<String>,
+}
+
+/// The optional `store_id` and `product_id` filters, as OpenAPI parameters.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the filters list routes read
+pub struct IdFilterParams {
+    #[param(schema_with = text_id_schema)]
+    store_id: Option<String>,
+    #[param(schema_with = text_id_schema)]
+    product_id: Option<String>,
+}
+
+fn page_schema() -> utoipa::openapi::schema::Object {
+    PAGE.schema(Some(1))
+}
+
+fn page_size_schema() -> utoipa::openapi::schema::Object {
+    PAGE_SIZE.schema(Some(DEFAULT_PAGE_SIZE as i64))
+}
+
+fn order_desc_schema() -> utoipa::openapi::schema::Object {
+    choice_schema(&ORDERS, "desc")
+}
+
+fn order_asc_schema() -> utoipa::openapi::schema::Object {
+    choice_schema(&ORDERS, "asc")
+}
 
 /// Raw query parameters, read one by one.
 #[derive(Debug, Default)]
@@ -79,14 +155,14 @@ impl ListQuery {
         self.params.get(name)
     }
 
-    fn positive(&mut self, name: &'static str, default: u64, max: u64) -> u64 {
+    fn whole(&mut self, name: &'static str, rule: Whole, default: u64) -> u64 {
         match self.get(name) {
             None => default,
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(n) if (1..=max).contains(&n) => n,
-                _ => {
-                    self.problems
-                        .add(name, format!("must be an integer from 1 to {max}"));
+            Some(raw) => match rule.parse(raw) {
+                // The rule's bounds are positive, so the value fits.
+                Ok(n) => n.unsigned_abs(),
+                Err(problem) => {
+                    self.problems.add(name, problem);
                     default
                 }
             },
@@ -103,8 +179,8 @@ impl ListQuery {
     /// for lists ordered by id, which have no date).
     pub fn paging_or(&mut self, default_order: Order) -> Paging {
         let explicit = self.params.contains_key("page") || self.params.contains_key("page_size");
-        let page = self.positive("page", 1, u64::from(u32::MAX));
-        let page_size = self.positive("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+        let page = self.whole("page", PAGE, 1);
+        let page_size = self.whole("page_size", PAGE_SIZE, DEFAULT_PAGE_SIZE);
         let order = match self.get("order").map(String::as_str) {
             None => default_order,
             Some("desc") => Order::Desc,

@@ -11,13 +11,47 @@ use serde_json::{Value, json};
 
 use crate::{
     ApiError, JsonBody,
-    fields::{array, get, integer, object, parsed, required, text},
+    fields::{array, get, integer, object, only, parsed, required},
     list::ListQuery,
+    rules::{Text, money_schema, quantity_schema, text_id_schema},
 };
 
 /// Most lines one purchase or sale may carry.
 pub const MAX_LINES: usize = 100;
-const PARTY_MAX: usize = 200;
+/// The supplier or customer.
+pub const PARTY: Text = Text::max(200);
+/// The fields of a line.
+const LINE_FIELDS: [&str; 3] = ["product_id", "quantity", "unit_price"];
+
+/// One line of a purchase or sale request. Unknown fields are refused.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the JSON `parse_request` reads
+pub struct LineRequest {
+    /// Each product on one line only.
+    #[schema(schema_with = text_id_schema)]
+    product_id: String,
+    #[schema(schema_with = quantity_schema)]
+    quantity: i64,
+    /// Minor units.
+    #[schema(schema_with = money_schema)]
+    unit_price: i64,
+}
+
+/// `lines` of a request: 1 to [`MAX_LINES`] [`LineRequest`]s.
+pub fn lines_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("LineRequest"))
+        .min_items(Some(1))
+        .max_items(Some(MAX_LINES))
+        .description(Some("each product on one line only"))
+        .build()
+}
+
+/// The supplier or customer of a request (`null` means absent).
+pub fn party_schema() -> utoipa::openapi::schema::Object {
+    crate::rules::or_null(PARTY.schema())
+}
 
 /// A validated purchase or sale request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +75,12 @@ pub fn parse_request(
 ) -> Result<TradeRequest, ApiError> {
     let o = &body.0;
     let mut p = Problems::default();
+    only(
+        &mut p,
+        "",
+        o,
+        &["store_id", date_field, party_field, "lines"],
+    );
     let store_id = match get(o, "store_id") {
         None => Some(StoreId::main()),
         Some(v) => parsed(&mut p, "store_id", v, StoreId::parse),
@@ -51,7 +91,7 @@ pub fn parse_request(
     };
     let party = match get(o, party_field) {
         None => Some(None),
-        Some(v) => text(&mut p, party_field, v, PARTY_MAX).map(Some),
+        Some(v) => PARTY.read(&mut p, party_field, v).map(Some),
     };
     let lines = required(&mut p, "lines", get(o, "lines")).and_then(|v| parse_lines(&mut p, v));
     if let Some(lines) = &lines
@@ -83,6 +123,7 @@ fn parse_lines(p: &mut Problems, v: &Value) -> Option<Vec<EventLine>> {
             all_ok = false;
             continue;
         };
+        only(p, &format!("lines[{i}]"), o, &LINE_FIELDS);
         let product = required(p, &path("product_id"), get(o, "product_id"))
             .and_then(|v| parsed(p, &path("product_id"), v, ProductId::parse));
         if let Some(id) = &product
@@ -160,16 +201,18 @@ pub struct DocumentList {
 
 impl DocumentList {
     /// Parses `from, to, store_id, product_id, page, page_size, sort, order`;
-    /// `date_field` is the document's date and the default sort.
+    /// `sorts` are what `sort` takes, the first being the document's date
+    /// field (the default sort and the field `from`/`to` bound).
     pub fn parse(
         params: HashMap<String, String>,
-        date_field: &'static str,
+        sorts: &[&'static str],
     ) -> Result<Self, ApiError> {
+        let date_field = sorts[0];
         let mut q = ListQuery::new(params);
         let (from, to) = q.range();
         let store = q.optional("store_id", StoreId::parse);
         let product = q.optional("product_id", ProductId::parse);
-        let sort = q.sort(&[date_field, "total"]);
+        let sort = q.sort(sorts);
         let paging = q.paging();
         q.finish()?;
         let mut filters = Vec::new();
@@ -312,7 +355,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let l = DocumentList::parse(params, "sold_at").unwrap();
+        let l = DocumentList::parse(params, &["sold_at", "total"]).unwrap();
         assert_eq!(l.query.filters.len(), 3);
         assert_eq!(l.query.sort[0], ("total".to_owned(), erp_store::Order::Asc));
         assert_eq!(l.query.sort[1].0, "id");

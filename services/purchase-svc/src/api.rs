@@ -11,29 +11,59 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::PurchaseId;
-use erp_service::openapi::{ErrorBody, LineRequest};
+use erp_service::openapi::ErrorBody;
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
-    idempotency::{IdempotentRequest, idempotency},
-    trade::{DocumentList, parse_request},
+    idempotency::{IdempotencyKeyHeader, IdempotentRequest, idempotency},
+    list::{IdFilterParams, PageParamsDesc, RangeParams},
+    rules::{choice_schema, optional_text_id_schema, optional_timestamp_schema, uuid_schema},
+    trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema},
 };
 use erp_store::IdempotencyStore;
 
 use crate::domain::Purchase;
 
-/// `POST /purchases` body.
+/// `POST /purchases` body. Unknown fields are refused; `null` means absent.
 #[derive(Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the JSON `parse_request` reads
 pub struct NewPurchase {
     /// Default `main`.
+    #[schema(schema_with = optional_text_id_schema, required = false)]
     store_id: Option<String>,
-    /// RFC 3339; default now.
+    /// Default now.
+    #[schema(schema_with = optional_timestamp_schema, required = false)]
     purchased_at: Option<String>,
-    /// 1–200 characters.
+    #[schema(schema_with = party_schema, required = false)]
     supplier: Option<String>,
-    /// 1–100 lines, each product once.
+    #[schema(schema_with = lines_schema)]
     lines: Vec<LineRequest>,
+}
+
+/// What `sort` takes; the first is the default.
+const SORTS: [&str; 2] = ["purchased_at", "total"];
+
+/// `sort` of `GET /purchases`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `DocumentList::parse` reads
+struct SortParam {
+    #[param(schema_with = sort_schema)]
+    sort: Option<String>,
+}
+
+fn sort_schema() -> utoipa::openapi::schema::Object {
+    choice_schema(&SORTS, SORTS[0])
+}
+
+/// `{id}` of `GET /purchases/{id}`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path `get_one` reads
+struct IdParam {
+    #[param(schema_with = uuid_schema)]
+    id: String,
 }
 
 /// A page of purchases.
@@ -57,9 +87,7 @@ pub struct ApiDoc;
 
 /// The full document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
-    doc.merge(erp_service::openapi::common());
-    doc
+    erp_service::openapi::document(<ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 use crate::app::Purchases;
@@ -80,12 +108,11 @@ pub fn router(purchases: Purchases, idempotency_store: Arc<dyn IdempotencyStore>
 }
 
 #[utoipa::path(post, path = "/purchases", tag = "purchases", request_body = NewPurchase,
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    params(IdempotencyKeyHeader),
     responses(
-        (status = 201, body = Purchase, description = "recorded; `Location` names it"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 201, body = Purchase, description = "recorded",
+            headers(("Location" = String, description = "the new purchase"))),
         (status = 409, body = ErrorBody, description = "`store_capacity_exceeded`, or `request_in_progress`"),
-        (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), `unknown_product`, `unknown_store`, `idempotency_key_reused`"),
         (status = 503, body = ErrorBody, description = "`inventory_unavailable`, with `Retry-After`"),
     ))]
@@ -102,30 +129,26 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/purchases", tag = "purchases",
-    params(
-        ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query),
-        ("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query),
-        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500, default 50"),
-        ("sort" = Option<String>, Query, description = "purchased_at|total"), ("order" = Option<String>, Query, description = "asc|desc (default desc)"),
-    ),
-    responses((status = 200, body = PurchasePage), (status = 400, body = ErrorBody)))]
+    params(RangeParams, IdFilterParams, PageParamsDesc, SortParam),
+    responses((status = 200, body = PurchasePage),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: every bad or unknown parameter, or `from` after `to`")))]
 async fn list(
     State(p): State<Purchases>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let list = DocumentList::parse(params, "purchased_at")?;
+    let list = DocumentList::parse(params, &SORTS)?;
     let page = p.list(&list.query).await?;
     Ok(ok(&list.body(page)))
 }
 
 #[utoipa::path(post, path = "/admin/rebuild-read-models", tag = "admin",
-    responses((status = 200, description = "how many purchases were replayed"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "how many purchases were replayed")))]
 async fn rebuild(State(p): State<Purchases>) -> Result<Response, ApiError> {
     let n = p.rebuild_read_models().await?;
     Ok(ok(&serde_json::json!({"rebuilt": {"purchases": n}})))
 }
 
-#[utoipa::path(get, path = "/purchases/{id}", tag = "purchases", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/purchases/{id}", tag = "purchases", params(IdParam),
     responses((status = 200, body = Purchase), (status = 404, body = ErrorBody)))]
 async fn get_one(
     State(p): State<Purchases>,

@@ -11,30 +11,76 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::{ProductId, QueryHandler, SaleId};
-use erp_service::openapi::{ErrorBody, LineRequest};
+use erp_service::openapi::ErrorBody;
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
-    idempotency::{IdempotentRequest, idempotency},
-    list::ListQuery,
-    trade::{DocumentList, parse_request},
+    idempotency::{IdempotencyKeyHeader, IdempotentRequest, idempotency},
+    list::{IdFilterParams, ListQuery, PageParamsDesc, RangeParams},
+    rules::{
+        choice_schema, optional_text_id_schema, optional_timestamp_schema, text_id_schema,
+        uuid_schema,
+    },
+    trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema},
 };
 use erp_store::IdempotencyStore;
 
 use crate::domain::Sale;
 
-/// `POST /sales` body.
+/// `POST /sales` body. Unknown fields are refused; `null` means absent.
 #[derive(Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the JSON `parse_request` reads
 pub struct NewSale {
     /// Default `main`.
+    #[schema(schema_with = optional_text_id_schema, required = false)]
     store_id: Option<String>,
-    /// RFC 3339; default now.
+    /// Default now.
+    #[schema(schema_with = optional_timestamp_schema, required = false)]
     sold_at: Option<String>,
-    /// 1–200 characters.
+    #[schema(schema_with = party_schema, required = false)]
     customer: Option<String>,
-    /// 1–100 lines, each product once.
+    #[schema(schema_with = lines_schema)]
     lines: Vec<LineRequest>,
+}
+
+/// What `sort` takes; the first is the default.
+const SORTS: [&str; 2] = ["sold_at", "total"];
+
+/// `sort` of `GET /sales`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents what `DocumentList::parse` reads
+struct SortParam {
+    #[param(schema_with = sort_schema)]
+    sort: Option<String>,
+}
+
+fn sort_schema() -> utoipa::openapi::schema::Object {
+    choice_schema(&SORTS, SORTS[0])
+}
+
+/// `{id}` of `GET /sales/{id}`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path `get_one` reads
+struct IdParam {
+    #[param(schema_with = uuid_schema)]
+    id: String,
+}
+
+/// The required `product_id` of `GET /sales/summary`.
+struct SummaryProduct;
+
+impl utoipa::IntoParams for SummaryProduct {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![erp_service::openapi::required_query(
+            "product_id",
+            text_id_schema(),
+        )]
+    }
 }
 
 /// A page of sales.
@@ -64,9 +110,7 @@ pub struct ApiDoc;
 
 /// The full document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
-    doc.merge(erp_service::openapi::common());
-    doc
+    erp_service::openapi::document(<ApiDoc as utoipa::OpenApi>::openapi())
 }
 
 use crate::app::{Sales, SummaryQuery};
@@ -88,12 +132,11 @@ pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Rou
 }
 
 #[utoipa::path(post, path = "/sales", tag = "sales", request_body = NewSale,
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    params(IdempotencyKeyHeader),
     responses(
-        (status = 201, body = Sale, description = "recorded; `Location` names it"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 201, body = Sale, description = "recorded",
+            headers(("Location" = String, description = "the new sale"))),
         (status = 409, body = ErrorBody, description = "`insufficient_stock` (a detail per short line), or `request_in_progress`"),
-        (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), `unknown_product`, `unknown_store`, `idempotency_key_reused`"),
         (status = 503, body = ErrorBody, description = "`inventory_unavailable`, with `Retry-After`"),
     ))]
@@ -110,25 +153,22 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/sales", tag = "sales",
-    params(
-        ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query),
-        ("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query),
-        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500, default 50"),
-        ("sort" = Option<String>, Query, description = "sold_at|total"), ("order" = Option<String>, Query, description = "asc|desc (default desc)"),
-    ),
-    responses((status = 200, body = SalePage), (status = 400, body = ErrorBody)))]
+    params(RangeParams, IdFilterParams, PageParamsDesc, SortParam),
+    responses((status = 200, body = SalePage),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: every bad or unknown parameter, or `from` after `to`")))]
 async fn list(
     State(s): State<Sales>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let list = DocumentList::parse(params, "sold_at")?;
+    let list = DocumentList::parse(params, &SORTS)?;
     let page = s.list(&list.query).await?;
     Ok(ok(&list.body(page)))
 }
 
 #[utoipa::path(get, path = "/sales/summary", tag = "sales",
-    params(("product_id" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
-    responses((status = 200, body = crate::app::Summary), (status = 400, body = ErrorBody)))]
+    params(SummaryProduct, RangeParams),
+    responses((status = 200, body = crate::app::Summary),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: `product_id` missing or bad, a bad or unknown parameter, or `from` after `to`")))]
 async fn summary(
     State(s): State<Sales>,
     Query(params): Query<HashMap<String, String>>,
@@ -142,13 +182,13 @@ async fn summary(
 }
 
 #[utoipa::path(post, path = "/admin/rebuild-read-models", tag = "admin",
-    responses((status = 200, description = "how many sales were replayed"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "how many sales were replayed")))]
 async fn rebuild(State(s): State<Sales>) -> Result<Response, ApiError> {
     let n = s.rebuild_read_models().await?;
     Ok(ok(&serde_json::json!({"rebuilt": {"sales": n}})))
 }
 
-#[utoipa::path(get, path = "/sales/{id}", tag = "sales", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/sales/{id}", tag = "sales", params(IdParam),
     responses((status = 200, body = Sale), (status = 404, body = ErrorBody)))]
 async fn get_one(
     State(s): State<Sales>,

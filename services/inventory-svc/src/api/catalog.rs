@@ -10,9 +10,11 @@ use axum::{
 use erp_core::{Problems, ProductId, StoreId};
 use erp_service::{
     ApiError, JsonBody,
-    fields::{get, integer, parsed, required, text},
+    fields::{get, integer, only, parsed, required},
     http::{correlation_id, created, ok},
-    list::{ListQuery, NoQuery, Paging},
+    idempotency::IdempotencyKeyHeader,
+    list::{ListQuery, NoQuery, PageParamsAsc, Paging},
+    rules::{Text, Whole, text_id_schema},
 };
 use erp_store::{Order, ViewQuery};
 
@@ -38,47 +40,71 @@ fn by_id(paging: &Paging) -> ViewQuery {
     }
 }
 
-/// `POST /products` body.
+/// `POST /products` body. Unknown fields are refused.
 #[derive(Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the JSON `parse_product` reads
 pub(super) struct NewProduct {
-    /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
+    #[schema(schema_with = text_id_schema)]
     id: String,
-    /// 1–200 characters.
+    #[schema(schema_with = name_schema)]
     name: String,
-    /// 1–32 characters.
+    #[schema(schema_with = unit_schema)]
     unit: String,
 }
 
-/// `POST /stores` body.
+/// `POST /stores` body. Unknown fields are refused; `null` means absent.
 #[derive(Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the JSON `parse_store` reads
 pub(super) struct NewStore {
-    /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
+    #[schema(schema_with = text_id_schema)]
     id: String,
-    /// 1–200 characters.
+    #[schema(schema_with = name_schema)]
     name: String,
-    /// 1–200 characters.
+    #[schema(schema_with = name_schema)]
     manager: String,
-    /// Total units the store may hold, ≥ 1; absent = unlimited.
-    #[schema(minimum = 1)]
+    /// Total units the store may hold; absent = unlimited.
+    #[schema(schema_with = capacity_schema, required = false)]
     capacity: Option<i64>,
 }
 
-const NAME_MAX: usize = 200;
-const UNIT_MAX: usize = 32;
-/// Largest accepted store capacity; keeps capacity arithmetic far from overflow.
-const CAPACITY_MAX: i64 = 1_000_000_000_000;
+/// A product's or store's name, and a store's manager.
+const NAME: Text = Text::max(200);
+/// A product's unit of measure.
+const UNIT: Text = Text::max(32);
+/// A store's capacity; the top keeps capacity arithmetic far from overflow.
+const CAPACITY: Whole = Whole::range(1, 1_000_000_000_000);
+
+fn name_schema() -> utoipa::openapi::schema::Object {
+    NAME.schema()
+}
+
+fn unit_schema() -> utoipa::openapi::schema::Object {
+    UNIT.schema()
+}
+
+fn capacity_schema() -> utoipa::openapi::schema::Object {
+    erp_service::rules::or_null(CAPACITY.schema(None))
+}
+
+/// `{id}` of `GET /products/{id}` and `GET /stores/{id}`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path the handlers read
+pub(super) struct IdParam {
+    #[param(schema_with = text_id_schema)]
+    id: String,
+}
 
 fn parse_product(body: &JsonBody) -> Result<Product, ApiError> {
     let o = &body.0;
     let mut p = Problems::default();
+    only(&mut p, "", o, &["id", "name", "unit"]);
     let id = required(&mut p, "id", get(o, "id"))
         .and_then(|v| parsed(&mut p, "id", v, ProductId::parse));
-    let name =
-        required(&mut p, "name", get(o, "name")).and_then(|v| text(&mut p, "name", v, NAME_MAX));
-    let unit =
-        required(&mut p, "unit", get(o, "unit")).and_then(|v| text(&mut p, "unit", v, UNIT_MAX));
+    let name = required(&mut p, "name", get(o, "name")).and_then(|v| NAME.read(&mut p, "name", v));
+    let unit = required(&mut p, "unit", get(o, "unit")).and_then(|v| UNIT.read(&mut p, "unit", v));
     let product = id
         .zip(name)
         .zip(unit)
@@ -89,21 +115,15 @@ fn parse_product(body: &JsonBody) -> Result<Product, ApiError> {
 fn parse_store(body: &JsonBody) -> Result<Store, ApiError> {
     let o = &body.0;
     let mut p = Problems::default();
+    only(&mut p, "", o, &["id", "name", "manager", "capacity"]);
     let id =
         required(&mut p, "id", get(o, "id")).and_then(|v| parsed(&mut p, "id", v, StoreId::parse));
-    let name =
-        required(&mut p, "name", get(o, "name")).and_then(|v| text(&mut p, "name", v, NAME_MAX));
+    let name = required(&mut p, "name", get(o, "name")).and_then(|v| NAME.read(&mut p, "name", v));
     let manager = required(&mut p, "manager", get(o, "manager"))
-        .and_then(|v| text(&mut p, "manager", v, NAME_MAX));
+        .and_then(|v| NAME.read(&mut p, "manager", v));
     let capacity = match get(o, "capacity") {
         None => Some(None),
-        Some(v) => integer(&mut p, "capacity", v, |n| {
-            if (1..=CAPACITY_MAX).contains(&n) {
-                Ok(Some(n))
-            } else {
-                Err(format!("must be an integer from 1 to {CAPACITY_MAX}"))
-            }
-        }),
+        Some(v) => integer(&mut p, "capacity", v, |n| CAPACITY.check(n).map(Some)),
     };
     let store = id
         .zip(name)
@@ -119,11 +139,12 @@ fn parse_store(body: &JsonBody) -> Result<Store, ApiError> {
 }
 
 #[utoipa::path(post, path = "/products", tag = "products", request_body = NewProduct,
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    params(IdempotencyKeyHeader),
     responses(
-        (status = 201, body = Product, description = "registered; `Location` names it"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "`product_already_exists`"),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 201, body = Product, description = "registered",
+            headers(("Location" = String, description = "the new product"))),
+        (status = 409, body = ErrorBody, description = "`product_already_exists`, or `request_in_progress`"),
+        (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), or `idempotency_key_reused`"),
     ))]
 pub(super) async fn create_product(
     State(inv): State<Inventory>,
@@ -137,9 +158,8 @@ pub(super) async fn create_product(
 }
 
 #[utoipa::path(get, path = "/products", tag = "products",
-    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every product"),
-        ("order" = Option<String>, Query, description = "asc|desc by id (default asc)")),
-    responses((status = 200, body = Vec<Product>, description = "every product by id, or one page when asked"), (status = 400, body = ErrorBody)))]
+    params(PageParamsAsc),
+    responses((status = 200, body = Vec<Product>, description = "every product by id; one page when `page` or `page_size` is given")))]
 pub(super) async fn list_products(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
@@ -150,7 +170,7 @@ pub(super) async fn list_products(
     Ok(ok(&inv.products(by_id(&paging)).await?))
 }
 
-#[utoipa::path(get, path = "/products/{id}", tag = "products", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/products/{id}", tag = "products", params(IdParam),
     responses((status = 200, body = Product), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_product(
     State(inv): State<Inventory>,
@@ -164,10 +184,12 @@ pub(super) async fn get_product(
 }
 
 #[utoipa::path(post, path = "/stores", tag = "stores", request_body = NewStore,
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer for the same body")),
+    params(IdempotencyKeyHeader),
     responses(
-        (status = 201, body = Store), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`store_already_exists`"), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 201, body = Store, description = "opened",
+            headers(("Location" = String, description = "the new store"))),
+        (status = 409, body = ErrorBody, description = "`store_already_exists`, or `request_in_progress`"),
+        (status = 422, body = ErrorBody, description = "`validation_failed` (every problem), or `idempotency_key_reused`"),
     ))]
 pub(super) async fn create_store(
     State(inv): State<Inventory>,
@@ -181,9 +203,8 @@ pub(super) async fn create_store(
 }
 
 #[utoipa::path(get, path = "/stores", tag = "stores",
-    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every store"),
-        ("order" = Option<String>, Query, description = "asc|desc by id (default asc)")),
-    responses((status = 200, body = Vec<Store>), (status = 400, body = ErrorBody)))]
+    params(PageParamsAsc),
+    responses((status = 200, body = Vec<Store>, description = "every store by id; one page when `page` or `page_size` is given")))]
 pub(super) async fn list_stores(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
@@ -194,7 +215,7 @@ pub(super) async fn list_stores(
     Ok(ok(&inv.stores(by_id(&paging)).await?))
 }
 
-#[utoipa::path(get, path = "/stores/{id}", tag = "stores", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/stores/{id}", tag = "stores", params(IdParam),
     responses((status = 200, body = Store), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_store(
     State(inv): State<Inventory>,
@@ -208,7 +229,7 @@ pub(super) async fn get_store(
 }
 
 #[utoipa::path(post, path = "/admin/rebuild-read-models", tag = "admin",
-    responses((status = 200, description = "`{\"rebuilt\": {\"products\": n, \"stores\": n}}`"), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "`{\"rebuilt\": {\"products\": n, \"stores\": n}}`")))]
 pub(super) async fn rebuild(State(inv): State<Inventory>) -> Result<Response, ApiError> {
     let (products, stores) = inv.rebuild_read_models().await?;
     Ok(ok(

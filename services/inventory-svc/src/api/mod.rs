@@ -50,9 +50,8 @@ pub struct ApiDoc;
 /// The full document: inventory's routes plus the common ones.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
-    doc.merge(erp_service::openapi::common());
     doc.merge(<erp_service::dead_letters::DeadLetterApi as utoipa::OpenApi>::openapi());
-    doc
+    erp_service::openapi::document(doc)
 }
 
 /// The inventory routes (without health and the shared layers); `bus` serves

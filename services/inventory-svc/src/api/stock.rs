@@ -10,7 +10,8 @@ use erp_core::{ProductId, StoreId};
 use erp_service::{
     ApiError,
     http::ok,
-    list::{ListQuery, NoQuery, Paging},
+    list::{IdFilterParams, ListQuery, NoQuery, PageParamsAsc, PageParamsDesc, Paging},
+    rules::text_id_schema,
 };
 use erp_store::Order;
 use serde_json::json;
@@ -53,6 +54,17 @@ pub(super) struct StockOnHand {
     on_hand: i64,
 }
 
+/// `{store_id}` and `{product_id}` of the stock routes.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path `parse_pair` reads
+pub(super) struct PairParams {
+    #[param(schema_with = text_id_schema)]
+    store_id: String,
+    #[param(schema_with = text_id_schema)]
+    product_id: String,
+}
+
 fn parse_pair(store_id: &str, product_id: &str) -> Result<(StoreId, ProductId), ApiError> {
     let store = StoreId::parse(store_id)
         .map_err(|_| ApiError::not_found("store_id", format!("no store {store_id}")))?;
@@ -62,10 +74,8 @@ fn parse_pair(store_id: &str, product_id: &str) -> Result<(StoreId, ProductId), 
 }
 
 #[utoipa::path(get, path = "/stock", tag = "stock",
-    params(("store_id" = Option<String>, Query), ("product_id" = Option<String>, Query),
-        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every row"),
-        ("order" = Option<String>, Query, description = "asc|desc by store then product (default asc)")),
-    responses((status = 200, body = Vec<StockRow>, description = "every (store, product) that has moved"), (status = 400, body = ErrorBody)))]
+    params(IdFilterParams, PageParamsAsc),
+    responses((status = 200, body = Vec<StockRow>, description = "every (store, product) that has moved, by store then product; one page when `page` or `page_size` is given")))]
 pub(super) async fn list_levels(
     State(inv): State<Inventory>,
     Query(params): Query<HashMap<String, String>>,
@@ -95,7 +105,7 @@ pub(super) async fn list_levels(
 }
 
 #[utoipa::path(get, path = "/stock/{store_id}/{product_id}", tag = "stock",
-    params(("store_id" = String, Path), ("product_id" = String, Path)),
+    params(PairParams),
     responses((status = 200, body = StockOnHand, description = "0 for a known product that never moved"), (status = 404, body = ErrorBody)))]
 pub(super) async fn get_level(
     State(inv): State<Inventory>,
@@ -110,10 +120,8 @@ pub(super) async fn get_level(
 }
 
 #[utoipa::path(get, path = "/stock/{store_id}/{product_id}/movements", tag = "stock",
-    params(("store_id" = String, Path), ("product_id" = String, Path),
-        ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query, description = "1–500; without page or page_size, every movement"),
-        ("order" = Option<String>, Query, description = "asc|desc by time (default desc: newest first)")),
-    responses((status = 200, body = Vec<LedgerEntry>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(PairParams, PageParamsDesc),
+    responses((status = 200, body = Vec<LedgerEntry>, description = "newest first unless `order=asc`; one page when `page` or `page_size` is given"), (status = 404, body = ErrorBody)))]
 pub(super) async fn list_movements(
     State(inv): State<Inventory>,
     Path((store_id, product_id)): Path<(String, String)>,
