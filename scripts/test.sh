@@ -24,6 +24,10 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cargo build --workspace --bins --all-features --locked
 cargo test --workspace --all-features --locked
 
+# The published OpenAPI documents, property-tested by schemathesis (pinned,
+# installed once) against a freshly started all-in-one.
+scripts/schemathesis.sh
+
 # Advisories, licenses, sources, bans of the dependency tree.
 scripts/supply-chain.sh
 

@@ -127,9 +127,7 @@ impl schemars::JsonSchema for Money {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "integer",
-            "format": "int64",
             "minimum": 0,
-            "maximum": i64::MAX,
             "description": "An amount in minor units (e.g. cents)"
         })
     }

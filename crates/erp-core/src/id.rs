@@ -92,10 +92,10 @@ macro_rules! text_id {
             }
 
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                // Event schemas are published and frozen: this keeps
+                // exactly the v1 form (the pattern implies the length).
                 schemars::json_schema!({
                     "type": "string",
-                    "minLength": 1,
-                    "maxLength": TEXT_ID_MAX_LEN,
                     "pattern": TEXT_ID_PATTERN
                 })
             }

@@ -148,10 +148,19 @@ mod tests {
             integer(&mut p, "d", &json!(999_999_999.0), Quantity::new).map(Quantity::get),
             Some(999_999_999)
         );
-        assert_eq!(integer(&mut p, "e", &json!(-2.0), |n| Ok::<_, String>(n)), Some(-2));
+        assert_eq!(
+            integer(&mut p, "e", &json!(-2.0), Ok::<_, String>),
+            Some(-2)
+        );
         assert!(integer(&mut p, "f", &json!(1.5), Quantity::new).is_none());
-        assert!(integer(&mut p, "g", &json!(9.3e18), |n| Ok::<_, String>(n)).is_none());
-        let fields: Vec<_> = p.finish(Some(())).unwrap_err().problems().iter().map(|p| p.field.clone()).collect();
+        assert!(integer(&mut p, "g", &json!(9.3e18), Ok::<_, String>).is_none());
+        let fields: Vec<_> = p
+            .finish(Some(()))
+            .unwrap_err()
+            .problems()
+            .iter()
+            .map(|p| p.field.clone())
+            .collect();
         assert_eq!(fields, ["c", "f", "g"]);
     }
 }

@@ -77,7 +77,7 @@ pub async fn idempotency(
 
 /// The longest accepted key.
 pub const KEY_MAX_LEN: usize = 255;
-/// A key: visible ASCII (`!` to `~`), the same rule as [`valid_key`].
+/// A key: visible ASCII (`!` to `~`), the rule the middleware checks.
 pub const KEY_PATTERN: &str = "^[!-~]+$";
 
 /// The `Idempotency-Key` header, as an OpenAPI parameter.

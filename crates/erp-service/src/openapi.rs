@@ -8,9 +8,8 @@ use axum::{Json, Router, routing::get};
 use utoipa::{
     OpenApi, ToSchema,
     openapi::{
-        ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder,
+        ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder,
         header::HeaderBuilder,
-        Required,
         path::{HttpMethod, Operation, Parameter, ParameterBuilder, ParameterIn},
         schema::{ObjectBuilder, Schema, Type},
     },
@@ -71,7 +70,10 @@ pub fn document(own: Document) -> Document {
 /// (`utoipa` leaves `required` unset on a parameter given `schema_with`).
 pub fn with_required_path_parameters(mut doc: Document) -> Document {
     for item in doc.paths.paths.values_mut() {
-        for op in [item.get.as_mut(), item.post.as_mut()].into_iter().flatten() {
+        for op in [item.get.as_mut(), item.post.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             for param in op.parameters.iter_mut().flatten() {
                 if param.parameter_in == ParameterIn::Path {
                     param.required = Required::True;

@@ -9,4 +9,5 @@ mod openapi;
 mod purchases;
 mod queries;
 mod resilience;
+mod rules_walk;
 mod sales;
