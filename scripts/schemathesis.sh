@@ -5,7 +5,7 @@
 # all-in-one (valid requests accepted, invalid ones refused, answers and
 # status codes as documented, no server error). Any failure fails the suite.
 #
-#   scripts/schemathesis.sh [max-examples per operation, default 40]
+#   scripts/schemathesis.sh [max-examples per operation, default 100]
 #
 # Needs the debug binaries (cargo build --workspace --bins). Installs
 # schemathesis into .data/schemathesis/venv once. Runs from the repository
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-max_examples=${1:-40}
+max_examples=${1:-100}
 
 venv=.data/schemathesis/venv
 requirements=ops/schemathesis/requirements.txt
@@ -75,17 +75,21 @@ for pair in 8081:18181 8082:18182 8083:18183; do
 done
 echo "schemathesis: the separate binaries publish the same documents as all-in-one"
 
+# One worker: with several threads, hypothesis' lambda-source parsing trips
+# a CPython 3.11 race in ast.parse ("AST constructor recursion depth
+# mismatch"), reported by schemathesis as a runtime error.
 failed=0
 for port in 8081 8082 8083; do
   echo "schemathesis: http://127.0.0.1:$port/openapi.json ($max_examples examples per operation)"
   if ! (cd "$root" && NO_COLOR=1 "$st" run "http://127.0.0.1:$port/openapi.json" \
-      --checks all --max-examples "$max_examples" --workers 2 \
+      --checks all --max-examples "$max_examples" --workers 1 \
       --exclude-path /metrics >"$work/st-$port.txt" 2>&1); then
     failed=1
+    # Every failure and error in full, with the summary.
+    sed -n '/^=* \(FAILURES\|ERRORS\) =*$/,$p' "$work/st-$port.txt"
+  else
+    grep -E "generated|^=+ .* in [0-9.]+s =+$" "$work/st-$port.txt" | tail -2
   fi
-  # The summary, and every failure in full.
-  sed -n '/^=* FAILURES =*$/,$p' "$work/st-$port.txt"
-  grep -E "generated|^=+ .* in [0-9.]+s =+$" "$work/st-$port.txt" | tail -2
 done
 
 # The process survived it all, still ready, and logged no error.
