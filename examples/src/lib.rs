@@ -180,8 +180,8 @@ impl System {
         let stop = |c: &CancellationToken| c.clone().cancelled_owned();
         let tasks = vec![
             tokio::spawn(inventory.run_until_stopped(stop(&cancel))),
-            tokio::spawn(purchase.run_until_stopped(stop(&cancel))),
-            tokio::spawn(sales.run_until_stopped(stop(&cancel))),
+            tokio::spawn(anyhow_of(purchase.run_until_stopped(stop(&cancel)))),
+            tokio::spawn(anyhow_of(sales.run_until_stopped(stop(&cancel)))),
         ];
         Ok(Self {
             ports: bound,
@@ -223,4 +223,11 @@ async fn first_exit(tasks: Vec<JoinHandle<anyhow::Result<()>>>) -> anyhow::Resul
     }
     let (result, _, _) = futures::future::select_all(tasks).await;
     result.context("service task panicked")?
+}
+
+/// A service's run as the `anyhow` result the embedded system collects.
+async fn anyhow_of(
+    run: impl std::future::Future<Output = Result<(), erp_service::ServiceError>>,
+) -> anyhow::Result<()> {
+    Ok(run.await?)
 }

@@ -303,6 +303,51 @@ async fn all_documents(c: &reqwest::Client, base: &str, route: &str) -> Vec<Valu
     items
 }
 
+/// How `product`'s ledger differs from the stored purchases and sales, by
+/// source id: what the message of a failed ledger check shows.
+fn ledger_diff(product: &str, moves: &[Value], purchases: &[Value], sales: &[Value]) -> String {
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    for (docs, sign) in [(purchases, 1), (sales, -1)] {
+        for d in docs {
+            for l in d["lines"].as_array().unwrap() {
+                if l["product_id"] == product {
+                    let id = d["id"].as_str().unwrap().to_owned();
+                    *want.entry(id).or_default() += sign * l["quantity"].as_i64().unwrap();
+                }
+            }
+        }
+    }
+    let mut got: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for m in moves {
+        got.entry(m["source_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                m["delta"].as_i64().unwrap(),
+                m["event_id"].as_str().unwrap().to_owned(),
+            ));
+    }
+    let missing: Vec<_> = want
+        .iter()
+        .filter(|(id, _)| !got.contains_key(*id))
+        .collect();
+    let extra: Vec<_> = got
+        .iter()
+        .filter(|(id, _)| !want.contains_key(*id))
+        .collect();
+    let twice: Vec<_> = got.iter().filter(|(_, m)| m.len() > 1).collect();
+    let wrong: Vec<_> = got
+        .iter()
+        .filter(|(id, m)| {
+            want.get(*id)
+                .is_some_and(|w| m.iter().map(|x| x.0).sum::<i64>() != *w)
+        })
+        .collect();
+    format!(
+        "{} movements; missing sources {missing:?}; unknown sources {extra:?}; sources moved twice {twice:?}; wrong deltas {wrong:?}",
+        moves.len()
+    )
+}
+
 /// Design §7 after a fault: see the module docs.
 async fn check(stack: &Stack, bus: &erp_bus::rabbitmq::RabbitBus, answers: &[Answer], after: &str) {
     stack.all_ready(after).await;
@@ -395,8 +440,11 @@ async fn check(stack: &Stack, bus: &erp_bus::rabbitmq::RabbitBus, answers: &[Ans
         let moves = moves.as_array().unwrap();
         let sum: i64 = moves.iter().map(|m| m["delta"].as_i64().unwrap()).sum();
         assert_eq!(
-            sum, *want,
-            "{after}: the ledger of {product} does not sum to on_hand"
+            sum,
+            *want,
+            "{after}: the ledger of {product} does not sum to on_hand; {}; logs in {}",
+            ledger_diff(product, moves, &purchases, &sales),
+            stack.dir.display()
         );
         let events: HashSet<&str> = moves
             .iter()

@@ -18,31 +18,45 @@
 //! - `rabbitmq::RabbitBus` (feature `rabbitmq`): the same port on RabbitMQ.
 //! - [`patience::until_available`]: in a handler, wait out a dependency's
 //!   outage with the delivery in hand, instead of spending its attempts.
+//! - [`projection`]: a read-model [`erp_core::Projection`] fed from a
+//!   subscription, each event once per consumer through an
+//!   [`erp_store::Inbox`].
 //! - [`trace_context`]: OpenTelemetry context as W3C `traceparent` across
 //!   the outbox, the bus and outbound calls; a message carries its
 //!   publisher's span, and a consumer's span is its child.
-//! - [`contract`]: the suite every adapter must pass.
-//! - [`Recorder`]: a handler that hands deliveries to a channel, for tests
-//!   that listen to what a service publishes.
+//! - `contract` (feature `testkit`): the suite every adapter must pass.
+//! - `Recorder` (feature `testkit`): a handler that hands deliveries to a
+//!   channel, for tests that listen to what a service publishes.
 //!
 //! | feature | adds |
 //! |---|---|
 //! | `rabbitmq` | [`rabbitmq::RabbitBus`], the lapin adapter (quorum queues, confirms, retries via a TTL queue, dead-letter queue, reconnection) |
+//! | `testkit` | `contract` (the adapter suite) and `Recorder`, for tests: enable it in `[dev-dependencies]` |
 //!
 //! Start with [`memory::MemoryBus`] and the example `examples/bus.rs`.
 
+// Every public item is documented: the crate is used from other projects.
+#![warn(missing_docs)]
+
+#[cfg(any(test, feature = "testkit"))]
 pub mod contract;
 mod error;
 pub mod memory;
 mod message;
 pub mod patience;
 mod port;
+pub mod projection;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
+#[cfg(any(test, feature = "testkit"))]
 mod recorder;
 pub mod relay;
 mod topic;
 pub mod trace_context;
+
+// The ports are `#[async_trait]` traits: implement them with this very
+// version, re-exported so it never has to be matched by hand.
+pub use async_trait;
 
 pub use error::BusError;
 pub use message::{
@@ -50,5 +64,6 @@ pub use message::{
     REDRIVES_HEADER, Redriven, TRACEPARENT_HEADER, redrives,
 };
 pub use port::{BusStatus, EventBus, MessageHandler, Subscription, SubscriptionHandle};
+#[cfg(any(test, feature = "testkit"))]
 pub use recorder::Recorder;
 pub use topic::topic_matches;

@@ -59,6 +59,7 @@ pub struct BusStatus {
 /// A running subscription. Dropping it stops the consumers after their
 /// in-flight message, like [`SubscriptionHandle::stop`] without the wait.
 #[derive(Debug)]
+#[must_use = "dropping the handle ends the subscription; keep it while consuming"]
 pub struct SubscriptionHandle {
     attached: watch::Receiver<bool>,
     cancel: CancellationToken,

@@ -21,6 +21,9 @@
 //! Values are parsed, not validated: a [`Quantity`] or a [`ProductId`] cannot
 //! hold an invalid value, so code that receives one never checks it again.
 
+// Every public item is documented: the crate is used from other projects.
+#![warn(missing_docs)]
+
 pub mod amount;
 pub mod cqrs;
 pub mod envelope;
@@ -30,6 +33,10 @@ pub mod schema;
 pub mod time;
 pub mod trace;
 pub mod validation;
+
+// The ports are `#[async_trait]` traits: implement them with this very
+// version, re-exported so it never has to be matched by hand.
+pub use async_trait;
 
 pub use amount::{AmountError, Money, Quantity};
 pub use cqrs::{Aggregate, Projection, ProjectionError, Projections, QueryHandler};

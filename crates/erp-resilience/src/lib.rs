@@ -21,6 +21,9 @@
 //! capped at 1 s, 500 ms per attempt, 3 s overall; breaker window 10 s with
 //! at least 5 calls, opens at 50 % failures, for 15 s, 1 half-open probe.
 
+// Every public item is documented: the crate is used from other projects.
+#![warn(missing_docs)]
+
 pub mod backoff;
 pub mod breaker;
 pub mod retry;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use erp_bus::{EventBus, memory::MemoryBus};
 
+use crate::ServiceError;
+
 /// Which bus adapter to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BusKind {
@@ -15,6 +17,16 @@ pub enum BusKind {
     Rabbitmq,
 }
 
+impl BusKind {
+    /// `--bus` when not given: RabbitMQ when this build has it (feature
+    /// `rabbitmq`), else memory, so a default never names a missing adapter.
+    pub const BUILD_DEFAULT: Self = if cfg!(feature = "rabbitmq") {
+        Self::Rabbitmq
+    } else {
+        Self::Memory
+    };
+}
+
 /// Which store adapter to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StoreKind {
@@ -22,6 +34,16 @@ pub enum StoreKind {
     Memory,
     /// MongoDB (or a MongoDB-wire server) at `--mongodb-uri`.
     Mongodb,
+}
+
+impl StoreKind {
+    /// `--store` when not given: MongoDB when this build has it (feature
+    /// `mongodb`), else memory.
+    pub const BUILD_DEFAULT: Self = if cfg!(feature = "mongodb") {
+        Self::Mongodb
+    } else {
+        Self::Memory
+    };
 }
 
 /// Log output format.
@@ -36,8 +58,8 @@ pub enum LogFormat {
 /// Flags shared by every service binary.
 #[derive(Clone, Args)]
 pub struct CommonArgs {
-    /// Event bus adapter.
-    #[arg(long, env = "ERP_BUS", value_enum, default_value_t = BusKind::Rabbitmq)]
+    /// Event bus adapter (default: rabbitmq when built with it, else memory).
+    #[arg(long, env = "ERP_BUS", value_enum, default_value_t = BusKind::BUILD_DEFAULT)]
     pub bus: BusKind,
     /// RabbitMQ URL, used with `--bus rabbitmq`; for a cluster, the nodes'
     /// URLs separated by commas (the bus fails over between them).
@@ -48,8 +70,8 @@ pub struct CommonArgs {
         hide_env_values = true
     )]
     pub amqp_url: String,
-    /// Store adapter.
-    #[arg(long, env = "ERP_STORE", value_enum, default_value_t = StoreKind::Mongodb)]
+    /// Store adapter (default: mongodb when built with it, else memory).
+    #[arg(long, env = "ERP_STORE", value_enum, default_value_t = StoreKind::BUILD_DEFAULT)]
     pub store: StoreKind,
     /// MongoDB URI, used with `--store mongodb`.
     #[arg(
@@ -150,7 +172,7 @@ impl CommonArgs {
     }
 
     /// The bus selected by `--bus`.
-    pub async fn connect_bus(&self) -> anyhow::Result<Arc<dyn EventBus>> {
+    pub async fn connect_bus(&self) -> Result<Arc<dyn EventBus>, ServiceError> {
         match self.bus {
             BusKind::Memory => Ok(Arc::new(MemoryBus::new())),
             BusKind::Rabbitmq => self.connect_rabbitmq().await,
@@ -158,7 +180,7 @@ impl CommonArgs {
     }
 
     #[cfg(feature = "rabbitmq")]
-    async fn connect_rabbitmq(&self) -> anyhow::Result<Arc<dyn EventBus>> {
+    async fn connect_rabbitmq(&self) -> Result<Arc<dyn EventBus>, ServiceError> {
         use erp_bus::rabbitmq::{RabbitBus, RabbitConfig};
         let bus = RabbitBus::start(RabbitConfig::new(self.amqp_url.clone()));
         // Start anyway when the broker is down: the bus keeps reconnecting
@@ -172,10 +194,12 @@ impl CommonArgs {
     }
 
     #[cfg(not(feature = "rabbitmq"))]
-    async fn connect_rabbitmq(&self) -> anyhow::Result<Arc<dyn EventBus>> {
-        anyhow::bail!(
-            "this build has no RabbitMQ adapter (feature `rabbitmq`); start with --bus memory"
-        )
+    async fn connect_rabbitmq(&self) -> Result<Arc<dyn EventBus>, ServiceError> {
+        Err(ServiceError::MissingFeature {
+            adapter: "RabbitMQ",
+            feature: "rabbitmq",
+            instead: "--bus memory",
+        })
     }
 }
 

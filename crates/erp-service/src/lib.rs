@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`auth`] | `--api-token`: bearer token on write routes, constant-time compare |
 //! | [`error`] | [`ApiError`]: the contract's JSON error body with the right status |
+//! | [`failure`] | [`ServiceError`]: why a service could not start, or stopped on a fault |
 //! | [`body`] | [`JsonBody`]: reads a request body (64 KiB limit → 413, bad JSON → 400) |
 //! | [`fields`] | reading JSON fields while collecting every problem (→ 422) |
 //! | [`dead_letters`] | `POST /admin/dead-letters/{queue}/redrive`: dead letters back into their queue |
@@ -22,16 +23,19 @@
 //! | [`telemetry`] | logs (`--log-format json|pretty`) and OpenTelemetry trace export over OTLP (`--otlp-endpoint`) |
 //! | [`grpc_metrics`] | gRPC server and client metrics by RPC and status code |
 //! | [`outbound`] | client spans of outbound gRPC and HTTP calls, and the `traceparent` they send |
-//! | [`trade`] | what purchases and sales share: lines, totals, list queries |
 //! | [`stores`] | the store adapters `--store` selects, behind one type |
 //! | [`shared`] | [`Shared`]: handler state behind one `Arc` |
 //! | [`runtime`] | running a service's HTTP server and outbox relay until shutdown |
+
+// Every public item is documented: the crate is used from other projects.
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod body;
 pub mod config;
 pub mod dead_letters;
 pub mod error;
+pub mod failure;
 pub mod fields;
 pub mod grpc_metrics;
 pub mod health;
@@ -47,8 +51,21 @@ pub mod runtime;
 pub mod shared;
 pub mod stores;
 pub mod telemetry;
-pub mod trade;
+
+// The crates whose types appear in this crate's public signatures (routers,
+// flags, OpenAPI documents, async traits, cancellation) and the SDK's other
+// crates: a service can depend on erp-service alone and never match their
+// versions by hand.
+pub use async_trait;
+pub use axum;
+pub use clap;
+pub use erp_bus;
+pub use erp_core;
+pub use erp_store;
+pub use tokio_util;
+pub use utoipa;
 
 pub use body::JsonBody;
 pub use error::ApiError;
+pub use failure::ServiceError;
 pub use shared::Shared;

@@ -48,7 +48,7 @@ pub struct Problem {
 #[derive(OpenApi)]
 #[openapi(
     paths(crate::health::live, crate::health::ready, crate::metrics::render),
-    components(schemas(ErrorBody, ErrorDetail, Problem, crate::trade::LineRequest))
+    components(schemas(ErrorBody, ErrorDetail, Problem))
 )]
 pub struct CommonApi;
 

@@ -1,17 +1,18 @@
-//! Running a service: its REST server and outbox relay (plus any other
-//! server the service adds) until a shutdown future completes, then a
-//! graceful stop: readiness turns 503 at once, the servers stop accepting
-//! and finish what is in flight (the `extra` part stops consuming the same
-//! way, leaving unacknowledged messages to the broker), the relay finishes
-//! its pass, all within the grace period.
+//! Running a service: its REST server, its outbox relay when it publishes
+//! (plus any other server or consumer the service adds) until a shutdown
+//! future completes, then a graceful stop: readiness turns 503 at once, the
+//! servers stop accepting and finish what is in flight (the `extra` part
+//! stops consuming the same way, leaving unacknowledged messages to the
+//! broker), the relay finishes its pass, all within the grace period.
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use anyhow::Context;
 use axum::Router;
 use erp_bus::relay::OutboxRelay;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::ServiceError;
 
 /// How a service stops: the readiness to turn 503 when shutdown begins, and
 /// how long in-flight work may take after that.
@@ -23,26 +24,27 @@ pub struct Lifecycle {
     pub grace: Duration,
 }
 
-/// Serves `router` on `listener` and runs `relay`; `extra` is any other
-/// server (or consumer), handed a token that fires when shutdown begins.
+/// Serves `router` on `listener` and runs `relay` (a service that only
+/// consumes has none); `extra` is any other server (or consumer), handed a
+/// token that fires when shutdown begins ([`no_extra`] when there is none).
 /// Returns when `shutdown` completes and everything has stopped (or the
 /// grace period ran out), or when a server fails.
 pub async fn run<E>(
     listener: TcpListener,
     router: Router,
-    relay: OutboxRelay,
+    relay: Option<OutboxRelay>,
     extra: impl FnOnce(CancellationToken) -> E,
     lifecycle: Lifecycle,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()>
+) -> Result<(), ServiceError>
 where
-    E: Future<Output = anyhow::Result<()>>,
+    E: Future<Output = Result<(), ServiceError>>,
 {
     let cancel = CancellationToken::new();
     // The relay stops last: whatever the servers wrote while draining is
     // still handed on.
     let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(relay.run(relay_stop.clone()));
+    let relay = relay.map(|relay| tokio::spawn(relay.run(relay_stop.clone())));
     tokio::spawn(
         lifecycle
             .health
@@ -65,7 +67,10 @@ where
     let servers = async {
         tokio::join!(
             async {
-                let r = http.await.context("REST server");
+                let r = http.await.map_err(|source| ServiceError::Serve {
+                    what: "REST",
+                    source,
+                });
                 cancel.cancel();
                 r
             },
@@ -85,19 +90,28 @@ where
     };
     cancel.cancel();
     relay_stop.cancel();
-    let _ = relay.await;
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
     tracing::info!("stopped");
     http?;
     extra
 }
 
-/// A REST service with an outbox relay, built and bound but not running yet:
-/// what purchase-svc and sales-svc are once wired. Binding happens at build
-/// time, so tests can use port 0 and read the port before running.
+/// The `extra` of [`run`] for a service that adds nothing.
+pub async fn no_extra(_: CancellationToken) -> Result<(), ServiceError> {
+    Ok(())
+}
+
+/// A REST service, with an outbox relay when it publishes, built and bound
+/// but not running yet: what purchase-svc and sales-svc are once wired.
+/// Binding happens at build time, so tests can use port 0 and read the port
+/// before running.
+#[must_use = "a bound service does nothing until `run_until_stopped`"]
 pub struct HttpService {
     http: TcpListener,
     router: Router,
-    relay: OutboxRelay,
+    relay: Option<OutboxRelay>,
     lifecycle: Lifecycle,
 }
 
@@ -110,23 +124,31 @@ impl std::fmt::Debug for HttpService {
 }
 
 impl HttpService {
-    /// Binds `addr` for `router`, to run with `relay` and stop as
-    /// `lifecycle` says.
+    /// Binds `addr` for `router`, to stop as `lifecycle` says.
     pub async fn bind(
         addr: SocketAddr,
         router: Router,
-        relay: OutboxRelay,
         lifecycle: Lifecycle,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, ServiceError> {
         let http = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("binding REST on {addr}"))?;
+            .map_err(|source| ServiceError::Bind {
+                what: "REST",
+                addr,
+                source,
+            })?;
         Ok(Self {
             http,
             router,
-            relay,
+            relay: None,
             lifecycle,
         })
+    }
+
+    /// Also runs `relay`, which hands the outbox's events to the bus.
+    pub fn with_relay(mut self, relay: OutboxRelay) -> Self {
+        self.relay = Some(relay);
+        self
     }
 
     /// The bound REST address.
@@ -136,16 +158,16 @@ impl HttpService {
             .expect("a bound listener has an address")
     }
 
-    /// Serves REST and runs the relay until `shutdown` completes.
+    /// Serves REST and runs the relay, if any, until `shutdown` completes.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ServiceError> {
         run(
             self.http,
             self.router,
             self.relay,
-            |_| async { Ok(()) },
+            no_extra,
             self.lifecycle,
             shutdown,
         )

@@ -1,7 +1,12 @@
 //! The store adapters `--store` selects, behind one type, so each service
 //! asks for its collections by name and never matches on the backend.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use erp_store::{
@@ -11,6 +16,7 @@ use erp_store::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
+    ServiceError,
     config::{CommonArgs, StoreKind},
     health::HealthCheck,
 };
@@ -26,20 +32,74 @@ const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(crate::http::REQUEST_TIM
 #[derive(Debug, Clone)]
 pub enum Stores {
     /// In process; lost on exit.
-    Memory(MemoryOutbox),
+    Memory(MemoryStores),
     /// One MongoDB database.
     #[cfg(feature = "mongodb")]
     Mongo(erp_store::mongo::MongoStore),
 }
 
+/// In-process collections by name, like a database's: asking twice for the
+/// same name (and value type) gives the same store, so two parts of a
+/// service that name one collection share it, as they would on MongoDB.
+/// Every write store's events go to the one outbox.
+#[derive(Clone, Default)]
+pub struct MemoryStores {
+    outbox: MemoryOutbox,
+    collections: Arc<Mutex<HashMap<CollectionKey, Arc<dyn Any + Send + Sync>>>>,
+}
+
+/// A store's kind (`write`, `read`, …), its collection name and the type
+/// of its store.
+type CollectionKey = (&'static str, String, TypeId);
+
+impl std::fmt::Debug for MemoryStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self
+            .collections
+            .lock()
+            .map(|c| {
+                c.keys()
+                    .map(|(kind, name, _)| format!("{kind}:{name}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        f.debug_struct("MemoryStores")
+            .field("collections", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryStores {
+    /// The store of `kind` named `name` holding `S`, made by `make` the
+    /// first time.
+    fn named<S: Any + Send + Sync + Clone>(
+        &self,
+        kind: &'static str,
+        name: &str,
+        make: impl FnOnce() -> S,
+    ) -> S {
+        let key = (kind, name.to_owned(), TypeId::of::<S>());
+        // A poisoned lock only means another thread panicked mid-insert;
+        // the map itself is still whole.
+        let mut collections = self.collections.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = collections
+            .entry(key)
+            .or_insert_with(|| Arc::new(make()) as Arc<dyn Any + Send + Sync>);
+        entry
+            .downcast_ref::<S>()
+            .expect("keyed by the store's type")
+            .clone()
+    }
+}
+
 impl Stores {
     /// In-memory stores.
     pub fn memory() -> Self {
-        Self::Memory(MemoryOutbox::new())
+        Self::Memory(MemoryStores::default())
     }
 
     /// The stores `--store` selects, in database `database`.
-    pub async fn open(common: &CommonArgs, database: &str) -> anyhow::Result<Self> {
+    pub async fn open(common: &CommonArgs, database: &str) -> Result<Self, ServiceError> {
         match common.store {
             StoreKind::Memory => Ok(Self::memory()),
             StoreKind::Mongodb => Self::open_mongo(&common.mongodb_uri, database).await,
@@ -47,11 +107,8 @@ impl Stores {
     }
 
     #[cfg(feature = "mongodb")]
-    async fn open_mongo(uri: &str, database: &str) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let store = erp_store::mongo::MongoStore::connect(uri, database)
-            .await
-            .context("MongoDB URI")?;
+    async fn open_mongo(uri: &str, database: &str) -> Result<Self, ServiceError> {
+        let store = erp_store::mongo::MongoStore::connect(uri, database).await?;
         if !store.ping().await {
             // Start anyway: readiness reports the database and requests
             // answer 503 until it is back.
@@ -61,10 +118,12 @@ impl Stores {
     }
 
     #[cfg(not(feature = "mongodb"))]
-    async fn open_mongo(_: &str, _: &str) -> anyhow::Result<Self> {
-        anyhow::bail!(
-            "this build has no MongoDB adapter (feature `mongodb`); start with --store memory"
-        )
+    async fn open_mongo(_: &str, _: &str) -> Result<Self, ServiceError> {
+        Err(ServiceError::MissingFeature {
+            adapter: "MongoDB",
+            feature: "mongodb",
+            instead: "--store memory",
+        })
     }
 
     /// The write store in `collection`; its events go to [`Stores::outbox`].
@@ -72,9 +131,10 @@ impl Stores {
     where
         T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        let _ = collection;
         match self {
-            Self::Memory(outbox) => Arc::new(MemoryWriteStore::new(outbox.clone())),
+            Self::Memory(m) => Arc::new(m.named("write", collection, || {
+                MemoryWriteStore::<T>::new(m.outbox.clone())
+            })),
             #[cfg(feature = "mongodb")]
             Self::Mongo(db) => Arc::new(db.write_store(collection)),
         }
@@ -83,7 +143,7 @@ impl Stores {
     /// The outbox of every write store.
     pub fn outbox(&self) -> Arc<dyn Outbox> {
         match self {
-            Self::Memory(outbox) => Arc::new(outbox.clone()),
+            Self::Memory(m) => Arc::new(m.outbox.clone()),
             #[cfg(feature = "mongodb")]
             Self::Mongo(db) => Arc::new(db.outbox()),
         }
@@ -91,17 +151,13 @@ impl Stores {
 
     /// The read model in `collection`, indexed on the fields its queries
     /// filter and sort by (a database index; in memory, nothing).
-    pub async fn read_model<V>(
-        &self,
-        collection: &str,
-        indexed: &[&str],
-    ) -> anyhow::Result<Arc<dyn ReadModel<V>>>
+    pub async fn read_model<V>(&self, collection: &str, indexed: &[&str]) -> Arc<dyn ReadModel<V>>
     where
         V: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        let _ = (collection, indexed);
-        Ok(match self {
-            Self::Memory(_) => Arc::new(MemoryReadModel::new()),
+        let _ = indexed;
+        match self {
+            Self::Memory(m) => Arc::new(m.named("read", collection, MemoryReadModel::<V>::new)),
             #[cfg(feature = "mongodb")]
             Self::Mongo(db) => match db.read_model_indexed(collection, indexed).await {
                 Ok(rm) => Arc::new(rm),
@@ -112,16 +168,16 @@ impl Stores {
                     Arc::new(db.read_model(collection))
                 }
             },
-        })
+        }
     }
 
     /// Idempotency records, each kept `retention` after its last write
     /// (on MongoDB, a TTL index deletes them after that).
     pub async fn idempotency(&self, retention: Duration) -> Arc<dyn IdempotencyStore> {
         match self {
-            Self::Memory(_) => {
-                Arc::new(MemoryIdempotency::new(IDEMPOTENCY_LEASE).with_retention(retention))
-            }
+            Self::Memory(m) => Arc::new(m.named("idempotency", "idempotency", || {
+                MemoryIdempotency::new(IDEMPOTENCY_LEASE).with_retention(retention)
+            })),
             #[cfg(feature = "mongodb")]
             Self::Mongo(db) => {
                 let records = db.idempotency(IDEMPOTENCY_LEASE).with_retention(retention);
@@ -161,5 +217,26 @@ impl HealthCheck for StoreCheck {
             #[cfg(feature = "mongodb")]
             Stores::Mongo(db) => db.ping().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_collections_are_shared_by_name_like_a_database() {
+        let stores = Stores::memory();
+        let a = stores.write_store::<String>("things");
+        a.insert("1", "one".into(), vec![]).await.unwrap();
+        let again = stores.write_store::<String>("things");
+        assert_eq!(again.get("1").await.unwrap().unwrap().value, "one");
+        let other = stores.write_store::<String>("others");
+        assert!(other.get("1").await.unwrap().is_none());
+
+        let views = stores.read_model::<String>("views", &[]).await;
+        views.upsert("v", "seen".to_owned()).await.unwrap();
+        let views_again = stores.read_model::<String>("views", &[]).await;
+        assert_eq!(views_again.get("v").await.unwrap().as_deref(), Some("seen"));
     }
 }

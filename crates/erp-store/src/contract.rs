@@ -11,6 +11,7 @@
 //! contract::outbox_quarantine(&MemoryWriteStore::new(outbox.clone()), &outbox).await;
 //! contract::read_model(&MemoryReadModel::new()).await;
 //! contract::idempotency(&MemoryIdempotency::default()).await;
+//! contract::inbox(&MemoryInbox::new()).await;
 //! # });
 //! # mod tokio_test_shim { pub fn block_on<F: std::future::Future>(f: F) -> F::Output { futures::executor::block_on(f) } }
 //! ```
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    Claim, Filter, IdempotencyStore, Order, Outbox, OutboxRecord, ReadModel, StoreError,
+    Claim, Filter, IdempotencyStore, Inbox, Order, Outbox, OutboxRecord, ReadModel, StoreError,
     StoredResponse, ViewQuery, WriteStore,
 };
 
@@ -441,6 +442,58 @@ pub async fn idempotency_expires<S: IdempotencyStore + ?Sized>(store: &S, retent
         Claim::InProgress,
         "and claimed by that request"
     );
+}
+
+/// The [`Inbox`] port: an event is recorded once per consumer, consumers
+/// are independent, and `insert` reports whether the record is new.
+pub async fn inbox<I: Inbox + ?Sized>(inbox: &I) {
+    let (a, b) = (EventId::new(), EventId::new());
+    assert!(
+        !inbox.contains("mailer", a).await.unwrap(),
+        "an empty inbox holds nothing"
+    );
+    assert!(
+        inbox.insert("mailer", a).await.unwrap(),
+        "the first insert is new"
+    );
+    assert!(
+        inbox.contains("mailer", a).await.unwrap(),
+        "then it is held"
+    );
+    assert!(
+        !inbox.insert("mailer", a).await.unwrap(),
+        "a second insert of the same event is not new"
+    );
+    assert!(
+        !inbox.contains("mailer", b).await.unwrap(),
+        "another event is not held"
+    );
+    assert!(
+        !inbox.contains("auditor", a).await.unwrap(),
+        "another consumer has its own records"
+    );
+    assert!(inbox.insert("auditor", a).await.unwrap());
+}
+
+/// [`Inbox`] records are forgotten after `retention` (keep it short: this
+/// waits it out once), and an event may then be recorded afresh.
+pub async fn inbox_expires<I: Inbox + ?Sized>(inbox: &I, retention: Duration) {
+    let e = EventId::new();
+    assert!(inbox.insert("mailer", e).await.unwrap());
+    assert!(
+        inbox.contains("mailer", e).await.unwrap(),
+        "kept within the retention"
+    );
+    tokio::time::sleep(retention + retention / 2).await;
+    assert!(
+        !inbox.contains("mailer", e).await.unwrap(),
+        "forgotten after the retention"
+    );
+    assert!(
+        inbox.insert("mailer", e).await.unwrap(),
+        "and new again when recorded afresh"
+    );
+    assert!(inbox.contains("mailer", e).await.unwrap());
 }
 
 #[cfg(test)]

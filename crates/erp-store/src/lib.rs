@@ -14,15 +14,21 @@
 //! default) and, behind the `mongodb` feature, `mongo` (MongoDB 6.0+ or
 //! the project's test server; its module doc lists the server features it relies on).
 //!
-//! [`contract`] holds the generic test suites every adapter must pass; run
-//! them against your own adapter to check it honours the ports.
+//! `contract` (feature `testkit`) holds the generic test suites every
+//! adapter must pass; run them against your own adapter, from its tests, to
+//! check it honours the ports.
 //!
 //! Ports are object safe: services hold `Arc<dyn WriteStore<T>>` and pick
 //! the adapter at start-up.
 
+// Every public item is documented: the crate is used from other projects.
+#![warn(missing_docs)]
+
+#[cfg(any(test, feature = "testkit"))]
 pub mod contract;
 mod error;
 mod idempotency;
+mod inbox;
 pub mod memory;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
@@ -30,8 +36,13 @@ mod outbox;
 mod read;
 mod write;
 
+// The ports are `#[async_trait]` traits: implement them with this very
+// version, re-exported so it never has to be matched by hand.
+pub use async_trait;
+
 pub use error::StoreError;
 pub use idempotency::{Claim, DEFAULT_IDEMPOTENCY_RETENTION, IdempotencyStore, StoredResponse};
+pub use inbox::{DEFAULT_INBOX_RETENTION, Inbox};
 pub use outbox::{Outbox, OutboxRecord};
 pub use read::{Filter, Order, Page, ReadModel, Totals, ViewQuery};
 pub use write::{Versioned, WriteStore};

@@ -94,6 +94,23 @@ async fn mongo_idempotency_passes_the_contract() {
     db.drop_database().await.unwrap();
 }
 
+#[tokio::test]
+async fn mongo_inbox_passes_the_contract() {
+    let db = mongo::fresh_database("erp_test").await;
+    contract::inbox(&db.inbox()).await;
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn mongo_inbox_records_expire() {
+    let db = mongo::fresh_database("erp_test").await;
+    let retention = Duration::from_millis(300);
+    let inbox = db.inbox().with_retention(retention);
+    inbox.ensure_expiry_index().await.unwrap();
+    contract::inbox_expires(&inbox, retention).await;
+    db.drop_database().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongo_idempotency_claims_race_on_many_tasks() {
     let db = mongo::fresh_database("erp_test").await;

@@ -16,11 +16,12 @@
 //! their consumers deduplicate. With nobody bound to `stock.changed` the
 //! broker routes them nowhere, which is fine: there is no one to tell.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use erp_bus::{
     BusError, Delivery, Disposition, EventBus, MessageHandler, OutgoingMessage, Subscription,
+    projection::backoff,
 };
 use erp_core::{
     DecodeError, DomainEvent, EventEnvelope, EventId, EventLine, PurchaseCompleted, RawEnvelope,
@@ -192,13 +193,6 @@ fn movement(raw: RawEnvelope) -> Result<Movement, Disposition> {
 fn dead(e: DecodeError) -> Disposition {
     tracing::warn!(error = %e, "undecodable event");
     Disposition::dead_letter(decode_reason(&e))
-}
-
-/// 100 ms doubling per attempt, at most 5 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(100)
-        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(Duration::from_secs(5))
 }
 
 fn retry_inventory(attempt: u32, e: InventoryError) -> Disposition {

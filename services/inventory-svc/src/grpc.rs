@@ -140,7 +140,7 @@ impl InventoryRpc for InventoryGrpc {
         let req = req.into_inner();
         let store = store_id(&req.store_id)?;
         // The REST cap, so no caller can make one check scan without bound.
-        let max = erp_service::trade::MAX_LINES;
+        let max = erp_domain::trade::MAX_LINES;
         if !(1..=max).contains(&req.lines.len()) {
             return Err(Status::invalid_argument(format!(
                 "lines: from 1 to {max}, got {}",

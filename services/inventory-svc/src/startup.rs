@@ -63,8 +63,8 @@ impl Application {
         // as they are built.
         erp_service::metrics::handle();
         let stores = Stores::open(&config.common, &config.database).await?;
-        let product_views = stores.read_model("product_views", &[]).await?;
-        let store_views = stores.read_model("store_views", &[]).await?;
+        let product_views = stores.read_model("product_views", &[]).await;
+        let store_views = stores.read_model("store_views", &[]).await;
         let projections = Projections::new(vec![
             Arc::new(ProductsProjection(product_views.clone())),
             Arc::new(StoresProjection(store_views.clone())),
@@ -172,7 +172,7 @@ impl Application {
         erp_service::runtime::run(
             self.http,
             self.router,
-            self.relay,
+            Some(self.relay),
             |cancel| async move {
                 let grpc_health = crate::grpc_health::service(readiness, cancel.clone());
                 let grpc = tonic::transport::Server::builder()
@@ -206,11 +206,12 @@ impl Application {
                     consumer.stop().await;
                 };
                 let (grpc, ()) = tokio::join!(grpc, stop_consuming);
-                grpc.context("gRPC server")
+                grpc.map_err(|e| erp_service::ServiceError::part(format!("gRPC server: {e}")))
             },
             lifecycle,
             shutdown,
         )
-        .await
+        .await?;
+        Ok(())
     }
 }

@@ -11,6 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::PurchaseId;
+use erp_domain::trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema};
 use erp_service::openapi::ErrorBody;
 use erp_service::{
     ApiError, JsonBody,
@@ -18,7 +19,6 @@ use erp_service::{
     idempotency::{IdempotencyKeyHeader, IdempotentRequest, idempotency},
     list::{IdFilterParams, PageParamsDesc, RangeParams},
     rules::{choice_schema, optional_text_id_schema, optional_timestamp_schema, uuid_schema},
-    trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema},
 };
 use erp_store::IdempotencyStore;
 
@@ -81,7 +81,13 @@ pub struct PurchasePage {
 #[openapi(
     info(title = "purchase-svc"),
     paths(create, list, get_one, rebuild),
-    components(schemas(Purchase, NewPurchase, PurchasePage, erp_service::trade::LineView))
+    components(schemas(
+        Purchase,
+        NewPurchase,
+        PurchasePage,
+        LineRequest,
+        erp_domain::trade::LineView
+    ))
 )]
 pub struct ApiDoc;
 

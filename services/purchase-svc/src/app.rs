@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use erp_bus::relay::{EventOrigin, RelayHandle};
 use erp_core::PurchaseId;
+use erp_domain::trade::{TradeRequest, refusal};
 use erp_service::{
     ApiError,
     idempotency::{already_created, settle_create},
-    trade::{TradeRequest, refusal},
 };
 use erp_store::{Page, ReadModel, ViewQuery, WriteStore};
 

@@ -1,7 +1,7 @@
 //! The purchase aggregate: recorded once, never changed.
 
 use erp_core::{Aggregate, Money, PurchaseCompleted, PurchaseId, StoreId, Timestamp};
-use erp_service::trade::{LineView, TradeRequest, totals};
+use erp_domain::trade::{LineView, TradeRequest, totals};
 use serde::{Deserialize, Serialize};
 
 /// A recorded purchase: the write model and, built by the projection from

@@ -32,7 +32,7 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
             "purchase_views",
             &["purchased_at", "total", "store_id", "lines.product_id"],
         )
-        .await?;
+        .await;
     let projections = Projections::new(vec![Arc::new(PurchasesProjection(views.clone()))]);
     let relay = OutboxRelay::new(stores.outbox(), bus.clone())
         .with_service("purchase-svc")
@@ -65,5 +65,7 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
         health,
         grace: config.common.shutdown_grace(),
     };
-    HttpService::bind(config.http_addr, router, relay, lifecycle).await
+    Ok(HttpService::bind(config.http_addr, router, lifecycle)
+        .await?
+        .with_relay(relay))
 }

@@ -11,6 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::{ProductId, QueryHandler, SaleId};
+use erp_domain::trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema};
 use erp_service::openapi::ErrorBody;
 use erp_service::{
     ApiError, JsonBody,
@@ -21,7 +22,6 @@ use erp_service::{
         choice_schema, optional_text_id_schema, optional_timestamp_schema, text_id_schema,
         uuid_schema,
     },
-    trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema},
 };
 use erp_store::IdempotencyStore;
 
@@ -102,7 +102,8 @@ pub struct SalePage {
         Sale,
         NewSale,
         SalePage,
-        erp_service::trade::LineView,
+        LineRequest,
+        erp_domain::trade::LineView,
         crate::app::Summary
     ))
 )]

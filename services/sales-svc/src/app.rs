@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use erp_bus::relay::{EventOrigin, RelayHandle};
 use erp_core::{FieldProblem, ProductId, QueryHandler, SaleId, Timestamp};
+use erp_domain::trade::{TradeRequest, refusal};
 use erp_service::{
     ApiError,
     idempotency::{already_created, settle_create},
-    trade::{TradeRequest, refusal},
 };
 use erp_store::{Filter, Page, ReadModel, ViewQuery, WriteStore};
 use futures::future::join_all;

@@ -24,5 +24,5 @@ async fn main() -> anyhow::Result<()> {
         .run_until_stopped(erp_service::http::shutdown_signal())
         .await;
     bus.close().await;
-    stopped
+    Ok(stopped?)
 }

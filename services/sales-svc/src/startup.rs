@@ -31,10 +31,10 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
             "sale_views",
             &["sold_at", "total", "store_id", "lines.product_id"],
         )
-        .await?;
+        .await;
     let lines = stores
         .read_model("sale_lines", &["product_id", "sold_at"])
-        .await?;
+        .await;
     let projections = Projections::new(vec![
         Arc::new(SalesProjection(views.clone())),
         Arc::new(SaleLinesProjection(lines.clone())),
@@ -65,5 +65,7 @@ pub async fn build(config: &Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Ap
         health,
         grace: config.common.shutdown_grace(),
     };
-    HttpService::bind(config.http_addr, router, relay, lifecycle).await
+    Ok(HttpService::bind(config.http_addr, router, lifecycle)
+        .await?
+        .with_relay(relay))
 }

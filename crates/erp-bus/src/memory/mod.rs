@@ -33,6 +33,8 @@ pub struct MemoryBus {
     queues: Arc<Mutex<HashMap<String, Arc<Queue>>>>,
     connected: Arc<watch::Sender<bool>>,
     faults: Arc<Mutex<Option<faults::Injector>>>,
+    /// Fires on [`EventBus::close`]; every subscription's token is a child.
+    closed: CancellationToken,
 }
 
 impl Default for MemoryBus {
@@ -41,6 +43,7 @@ impl Default for MemoryBus {
             queues: Arc::default(),
             connected: Arc::new(watch::channel(true).0),
             faults: Arc::default(),
+            closed: CancellationToken::new(),
         }
     }
 }
@@ -156,6 +159,9 @@ impl MemoryBus {
 #[async_trait]
 impl EventBus for MemoryBus {
     async fn publish(&self, message: OutgoingMessage) -> Result<(), BusError> {
+        if self.closed.is_cancelled() {
+            return Err(BusError::Unavailable("closed".into()));
+        }
         if !*self.connected.borrow() {
             return Err(BusError::Unavailable("disconnected".into()));
         }
@@ -201,9 +207,13 @@ impl EventBus for MemoryBus {
         subscription: Subscription,
         handler: Arc<dyn MessageHandler>,
     ) -> Result<SubscriptionHandle, BusError> {
+        if self.closed.is_cancelled() {
+            return Err(BusError::Unavailable("closed".into()));
+        }
         crate::port::register_queue(&subscription.queue);
         let queue = self.declare(&subscription);
-        let cancel = CancellationToken::new();
+        // Closing the bus stops this subscription too.
+        let cancel = self.closed.child_token();
         let (attached_tx, attached_rx) = watch::channel(*self.connected.borrow());
         let mut tasks: Vec<_> = (0..subscription.concurrency.max(1))
             .map(|_| {
@@ -281,8 +291,18 @@ impl EventBus for MemoryBus {
 
     fn status(&self) -> BusStatus {
         BusStatus {
-            connected: *self.connected.borrow(),
+            connected: *self.connected.borrow() && !self.closed.is_cancelled(),
         }
+    }
+
+    /// Stops every subscription (after the message each consumer is
+    /// handling) and refuses publishes and subscriptions from then on.
+    /// Queued messages stay queued, as a broker keeps them; [`settled`]
+    /// still tells whether anything is left.
+    ///
+    /// [`settled`]: MemoryBus::settled
+    async fn close(&self) {
+        self.closed.cancel();
     }
 
     fn messaging_system(&self) -> &'static str {
@@ -447,6 +467,48 @@ mod tests {
             6,
             "every first attempt and every retry handled"
         );
+    }
+
+    #[tokio::test]
+    async fn close_stops_consumers_and_refuses_publishes_but_keeps_the_queue() {
+        let bus = MemoryBus::new();
+        let (recorder, mut seen) = crate::Recorder::acking();
+        let sub = bus
+            .subscribe(Subscription::new("closing", &["c.#"]), recorder)
+            .await
+            .unwrap();
+        let message = || OutgoingMessage {
+            message_id: erp_core::EventId::new().to_string(),
+            routing_key: "c.x".into(),
+            headers: Default::default(),
+            body: bytes::Bytes::from_static(b"{}"),
+        };
+        bus.publish(message()).await.unwrap();
+        assert!(seen.recv().await.is_some(), "consumed while open");
+        let mut attached = sub.attached();
+        bus.close().await;
+        // The subscription detaches by itself.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            attached.wait_for(|a| !*a),
+        )
+        .await
+        .expect("closing the bus detached the subscription")
+        .unwrap();
+        sub.stop().await;
+        assert!(matches!(
+            bus.publish(message()).await,
+            Err(BusError::Unavailable(_))
+        ));
+        assert!(
+            bus.subscribe(
+                Subscription::new("closing", &["c.#"]),
+                crate::Recorder::acking().0
+            )
+            .await
+            .is_err()
+        );
+        assert!(!bus.status().connected);
     }
 
     #[tokio::test]

@@ -5,12 +5,14 @@
 //! `.await`, and a std lock is cheaper for these short critical sections.
 
 mod idempotency;
+mod inbox;
 mod json_path;
 mod outbox;
 mod read;
 mod write;
 
 pub use idempotency::MemoryIdempotency;
+pub use inbox::MemoryInbox;
 pub use outbox::MemoryOutbox;
 pub use read::MemoryReadModel;
 pub use write::MemoryWriteStore;

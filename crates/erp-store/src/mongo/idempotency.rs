@@ -5,16 +5,15 @@
 //! retention holds also where the TTL monitor runs late or not at all (the
 //! test server has none).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mongodb::{
-    Collection, IndexModel,
+    Collection,
     bson::{Binary, DateTime, Document, doc, spec::BinarySubtype},
-    options::IndexOptions,
 };
 
-use super::{corrupt, is_duplicate_key, unavailable};
+use super::{corrupt, is_duplicate_key, now_millis, unavailable};
 use crate::{Claim, IdempotencyStore, StoreError, StoredResponse};
 
 /// Idempotency records in one collection.
@@ -43,38 +42,17 @@ impl MongoIdempotency {
 
     /// Creates the TTL index that deletes expired records (idempotent).
     pub async fn ensure_expiry_index(&self) -> Result<(), StoreError> {
-        self.collection
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"expires_at": 1})
-                    .options(
-                        IndexOptions::builder()
-                            .expire_after(Duration::ZERO)
-                            .name("expires_at_ttl".to_owned())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        super::ensure_expiry_index(&self.collection).await
     }
 
     fn expiry(&self, now_ms: i64) -> DateTime {
-        let retention = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
-        DateTime::from_millis(now_ms.saturating_add(retention))
+        super::expiry(now_ms, self.retention)
     }
 }
 
 fn slot(scope: &str, key: &str) -> String {
     // A newline cannot occur in a route or in a (visible ASCII) key.
     format!("{scope}\n{key}")
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn response_of(d: &Document) -> Result<StoredResponse, StoreError> {

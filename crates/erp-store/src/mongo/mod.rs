@@ -26,6 +26,7 @@
 //! [`WriteStore::update`]: crate::WriteStore::update
 
 mod idempotency;
+mod inbox;
 mod outbox;
 mod read;
 pub mod testing;
@@ -41,6 +42,7 @@ use mongodb::{
 };
 
 pub use idempotency::MongoIdempotency;
+pub use inbox::MongoInbox;
 pub use outbox::{MongoOutbox, ORPHAN_AFTER, SWEEP_EVERY};
 pub use read::MongoReadModel;
 pub use write::MongoWriteStore;
@@ -131,6 +133,11 @@ impl MongoStore {
         MongoIdempotency::new(self.db.collection("idempotency"), lease)
     }
 
+    /// Inbox records in collection `inbox`.
+    pub fn inbox(&self) -> MongoInbox {
+        MongoInbox::new(self.db.collection("inbox"))
+    }
+
     /// The driver's database handle, for adapters of other ports.
     pub fn database(&self) -> &Database {
         &self.db
@@ -140,6 +147,43 @@ impl MongoStore {
     pub async fn drop_database(&self) -> Result<(), StoreError> {
         self.db.drop().await.map_err(unavailable)
     }
+}
+
+/// Milliseconds since the Unix epoch, as BSON dates count them.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Creates the TTL index on `expires_at` with which MongoDB deletes a
+/// collection's expired records (idempotent). Readers must still treat an
+/// expired record as absent: the TTL monitor runs once a minute, and some
+/// MongoDB-wire servers have none.
+async fn ensure_expiry_index(
+    collection: &mongodb::Collection<mongodb::bson::Document>,
+) -> Result<(), StoreError> {
+    collection
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! {"expires_at": 1})
+                .options(
+                    mongodb::options::IndexOptions::builder()
+                        .expire_after(Duration::ZERO)
+                        .name("expires_at_ttl".to_owned())
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The `expires_at` of a record written at `now_ms` and kept `retention`.
+fn expiry(now_ms: i64, retention: Duration) -> mongodb::bson::DateTime {
+    let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    mongodb::bson::DateTime::from_millis(now_ms.saturating_add(retention))
 }
 
 /// Any driver failure as [`StoreError::Unavailable`].

@@ -29,7 +29,7 @@
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -40,7 +40,7 @@ use mongodb::{
     bson::{Bson, Document, doc},
 };
 
-use super::{corrupt, is_duplicate_key, unavailable};
+use super::{corrupt, is_duplicate_key, now_millis, unavailable};
 use crate::{Outbox, OutboxRecord, StoreError};
 
 /// How often a relay reads every pointer (events of other instances).
@@ -56,12 +56,6 @@ pub(super) struct Pointers(Collection<Document>);
 fn pointer_id(collection: &str, document: &str) -> String {
     // A newline occurs in neither a collection name nor our ids.
     format!("{collection}\n{document}")
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Pointers {

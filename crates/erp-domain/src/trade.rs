@@ -9,7 +9,7 @@ use erp_store::{Filter, Page, ViewQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{
+use erp_service::{
     ApiError, JsonBody,
     fields::{array, get, integer, object, only, parsed, required},
     list::ListQuery,
@@ -50,7 +50,7 @@ pub fn lines_schema() -> utoipa::openapi::schema::Array {
 
 /// The supplier or customer of a request (`null` means absent).
 pub fn party_schema() -> utoipa::openapi::schema::Object {
-    crate::rules::or_null(PARTY.schema())
+    erp_service::rules::or_null(PARTY.schema())
 }
 
 /// A validated purchase or sale request.
@@ -368,7 +368,7 @@ pub mod refusal {
     use axum::http::StatusCode;
     use erp_core::{EventLine, FieldProblem, StoreId};
 
-    use crate::ApiError;
+    use erp_service::ApiError;
 
     /// 503 `inventory_unavailable` with `Retry-After`; `what` says which
     /// check could not be made.

@@ -1,7 +1,8 @@
 //! Fuzzing request parsing (bounded by proptest's case count): any JSON
 //! body becomes a request or a 4xx listing problems, never a panic or a 5xx.
 
-use erp_service::{JsonBody, body::parse_object, idempotency::fingerprint, trade::parse_request};
+use erp_domain::trade::parse_request;
+use erp_service::{JsonBody, body::parse_object, idempotency::fingerprint};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
