@@ -28,6 +28,10 @@ cargo test --workspace --all-features --locked
 # installed once) against a freshly started all-in-one.
 scripts/schemathesis.sh
 
+# The SDK from outside: docs/guide.md's finished service, built and tested
+# from a copy outside the repository with path dependencies only.
+scripts/guide-test.sh
+
 # Advisories, licenses, sources, bans of the dependency tree.
 scripts/supply-chain.sh
 

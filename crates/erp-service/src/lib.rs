@@ -53,7 +53,7 @@ pub mod stores;
 pub mod telemetry;
 
 // The crates whose types appear in this crate's public signatures (routers,
-// flags, OpenAPI documents, async traits, cancellation) and the SDK's other
+// flags, OpenAPI documents, async traits, cancellation, derived ids) and the SDK's other
 // crates: a service can depend on erp-service alone and never match their
 // versions by hand.
 pub use async_trait;
@@ -64,6 +64,7 @@ pub use erp_core;
 pub use erp_store;
 pub use tokio_util;
 pub use utoipa;
+pub use uuid;
 
 pub use body::JsonBody;
 pub use error::ApiError;

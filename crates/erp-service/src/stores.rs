@@ -10,8 +10,8 @@ use std::{
 
 use async_trait::async_trait;
 use erp_store::{
-    IdempotencyStore, Outbox, ReadModel, WriteStore,
-    memory::{MemoryIdempotency, MemoryOutbox, MemoryReadModel, MemoryWriteStore},
+    IdempotencyStore, Inbox, Outbox, ReadModel, WriteStore,
+    memory::{MemoryIdempotency, MemoryInbox, MemoryOutbox, MemoryReadModel, MemoryWriteStore},
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -187,6 +187,25 @@ impl Stores {
                     tracing::warn!(error = %e, "could not create the idempotency TTL index");
                 }
                 Arc::new(records)
+            }
+        }
+    }
+
+    /// The consumer inbox (which events each consumer finished), kept
+    /// [`erp_store::DEFAULT_INBOX_RETENTION`] (on MongoDB in collection
+    /// `inbox`, with a TTL index).
+    pub async fn inbox(&self) -> Arc<dyn Inbox> {
+        match self {
+            Self::Memory(m) => Arc::new(m.named("inbox", "inbox", MemoryInbox::new)),
+            #[cfg(feature = "mongodb")]
+            Self::Mongo(db) => {
+                let inbox = db.inbox();
+                if let Err(e) = inbox.ensure_expiry_index().await {
+                    // Down at start: reads ignore expired records anyway;
+                    // the next start creates the index that frees the space.
+                    tracing::warn!(error = %e, "could not create the inbox TTL index");
+                }
+                Arc::new(inbox)
             }
         }
     }
