@@ -32,6 +32,10 @@ scripts/schemathesis.sh
 # from a copy outside the repository with path dependencies only.
 scripts/guide-test.sh
 
+# The five library crates stay publishable: each packaged and built from its
+# package (dependents against the packages just made, not the tree).
+cargo package --locked -p erp-core -p erp-store -p erp-bus -p erp-resilience -p erp-service
+
 # Advisories, licenses, sources, bans of the dependency tree.
 scripts/supply-chain.sh
 

@@ -34,6 +34,49 @@
 //! | `testkit` | `contract` (the adapter suite) and `Recorder`, for tests: enable it in `[dev-dependencies]` |
 //!
 //! Start with [`memory::MemoryBus`] and the example `examples/bus.rs`.
+//!
+//! ## Example
+//!
+//! A subscription on the in-memory bus, a message published to it, and a
+//! test that waits for the queue to settle instead of sleeping:
+//!
+//! ```
+//! use std::{sync::{Arc, atomic::{AtomicUsize, Ordering}}, time::Duration};
+//! use erp_bus::{
+//!     Delivery, Disposition, EventBus, MessageHandler, OutgoingMessage, Subscription,
+//!     async_trait::async_trait, memory::MemoryBus,
+//! };
+//!
+//! struct Count(AtomicUsize);
+//!
+//! #[async_trait]
+//! impl MessageHandler for Count {
+//!     async fn handle(&self, _: &Delivery) -> Disposition {
+//!         self.0.fetch_add(1, Ordering::SeqCst);
+//!         Disposition::Ack
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let bus = MemoryBus::new();
+//! let count = Arc::new(Count(AtomicUsize::new(0)));
+//! let handle = bus
+//!     .subscribe(Subscription::new("audit.sales", &["sale.*"]), count.clone())
+//!     .await
+//!     .unwrap();
+//! bus.publish(OutgoingMessage {
+//!     message_id: "m-1".into(),
+//!     routing_key: "sale.completed".into(),
+//!     headers: Default::default(),
+//!     body: bytes::Bytes::from_static(b"{}"),
+//! })
+//! .await
+//! .unwrap();
+//! assert!(bus.settled("audit.sales", Duration::from_secs(5)).await);
+//! assert_eq!(count.0.load(Ordering::SeqCst), 1);
+//! handle.stop().await;
+//! # });
+//! ```
 
 // Every public item is documented: the crate is used from other projects.
 #![warn(missing_docs)]

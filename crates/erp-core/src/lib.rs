@@ -20,6 +20,38 @@
 //!
 //! Values are parsed, not validated: a [`Quantity`] or a [`ProductId`] cannot
 //! hold an invalid value, so code that receives one never checks it again.
+//!
+//! ## Example
+//!
+//! An aggregate decides, its event travels in an envelope, and the bytes
+//! read back into the same event:
+//!
+//! ```
+//! use erp_core::{
+//!     EventEnvelope, EventLine, Money, ProductId, PurchaseCompleted, PurchaseId, Quantity,
+//!     StoreId, Timestamp,
+//! };
+//!
+//! assert!(ProductId::parse("widget-1").is_ok());
+//! assert!(ProductId::parse("no spaces").is_err()); // cannot hold an invalid id
+//! assert!(Quantity::new(0).is_err());
+//!
+//! let event = PurchaseCompleted {
+//!     purchase_id: PurchaseId::new(),
+//!     store_id: StoreId::main(),
+//!     purchased_at: Timestamp::now(),
+//!     lines: vec![EventLine {
+//!         product_id: ProductId::parse("widget-1").unwrap(),
+//!         quantity: Quantity::new(3).unwrap(),
+//!         unit_price: Money::from_minor(250).unwrap(),
+//!     }],
+//!     supplier: None,
+//! };
+//! let envelope = EventEnvelope::new(event.clone(), "purchase-svc", "request-1", "request-1");
+//! let bytes = envelope.clone().into_raw().encode();
+//! let back = EventEnvelope::<PurchaseCompleted>::decode(&bytes).unwrap();
+//! assert_eq!((back.id, back.data), (envelope.id, event));
+//! ```
 
 // Every public item is documented: the crate is used from other projects.
 #![warn(missing_docs)]

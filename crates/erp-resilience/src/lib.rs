@@ -20,6 +20,29 @@
 //! Defaults follow the design: retry at most 4 attempts, backoff from 50 ms
 //! capped at 1 s, 500 ms per attempt, 3 s overall; breaker window 10 s with
 //! at least 5 calls, opens at 50 % failures, for 15 s, 1 half-open probe.
+//!
+//! ## Example
+//!
+//! A breaker around a service that keeps failing opens, then refuses at
+//! once with the time it stays open (what a `Retry-After` should say):
+//!
+//! ```
+//! use erp_resilience::{BreakerConfig, BreakerOpen, CircuitBreakerLayer, breaker::ErrorsOnly};
+//! use tower::{Layer, ServiceExt, service_fn};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let down = service_fn(|_: ()| async { Err::<(), _>(std::io::Error::other("timed out")) });
+//! let breaker = CircuitBreakerLayer::new("inventory", BreakerConfig::default(), ErrorsOnly)
+//!     .layer(down);
+//! let mut refused = None;
+//! for _ in 0..20 {
+//!     if let Err(e) = breaker.clone().oneshot(()).await {
+//!         refused = BreakerOpen::find(e.as_ref()).map(BreakerOpen::retry_after_secs);
+//!     }
+//! }
+//! assert!(refused.is_some_and(|secs| secs >= 1), "the breaker opened");
+//! # });
+//! ```
 
 // Every public item is documented: the crate is used from other projects.
 #![warn(missing_docs)]

@@ -26,6 +26,40 @@
 //! | [`stores`] | the store adapters `--store` selects, behind one type |
 //! | [`shared`] | [`Shared`]: handler state behind one `Arc` |
 //! | [`runtime`] | running a service's HTTP server and outbox relay until shutdown |
+//!
+//! ## Example
+//!
+//! A route answering the contract's JSON errors, with the layers every
+//! service gets (`/metrics`, request ids, deadline, JSON 404/405, the token
+//! guard), driven in process:
+//!
+//! ```
+//! use erp_service::{
+//!     ApiError, auth::Access,
+//!     axum::{Router, body::Body, http::{Request, StatusCode}, routing::get},
+//! };
+//! use tower::ServiceExt;
+//!
+//! async fn widget() -> Result<&'static str, ApiError> {
+//!     Err(ApiError::not_found("id", "no widget 7"))
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let app = erp_service::http::finish(
+//!     Router::new().route("/widgets/7", get(widget)),
+//!     "widget-svc",
+//!     Access::default(),
+//! );
+//! let answer = app
+//!     .oneshot(Request::get("/widgets/7").body(Body::empty()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+//! let body = erp_service::axum::body::to_bytes(answer.into_body(), 1 << 16).await.unwrap();
+//! let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+//! assert_eq!(body["error"]["code"], "not_found");
+//! # });
+//! ```
 
 // Every public item is documented: the crate is used from other projects.
 #![warn(missing_docs)]

@@ -9,6 +9,7 @@
 //! | [`Outbox`] | events waiting to be published | pending records come back until marked sent |
 //! | [`ReadModel`] | views built by projections | upsert by id, filtered/sorted/paged queries, sums |
 //! | [`IdempotencyStore`] | answers to requests carrying an `Idempotency-Key` | one claim per key, even under concurrency |
+//! | [`Inbox`] | events each consumer finished | one record per consumer and event; expires after a retention |
 //!
 //! Adapters: [`memory`] (always built; for unit tests and the embedded
 //! default) and, behind the `mongodb` feature, `mongo` (MongoDB 6.0+ or
@@ -20,6 +21,53 @@
 //!
 //! Ports are object safe: services hold `Arc<dyn WriteStore<T>>` and pick
 //! the adapter at start-up.
+//!
+//! ## Example
+//!
+//! A write model stored with its event in one write (the transactional
+//! outbox), and a read model queried by filter:
+//!
+//! ```
+//! use erp_core::{EventEnvelope, PurchaseCompleted, PurchaseId, StoreId, Timestamp};
+//! use erp_store::{
+//!     Filter, Outbox, OutboxRecord, ReadModel, ViewQuery, WriteStore,
+//!     memory::{MemoryOutbox, MemoryReadModel, MemoryWriteStore},
+//! };
+//! use serde_json::json;
+//!
+//! # futures::executor::block_on(async {
+//! let outbox = MemoryOutbox::new();
+//! let purchases = MemoryWriteStore::<String>::new(outbox.clone());
+//! let event = EventEnvelope::new(
+//!     PurchaseCompleted {
+//!         purchase_id: PurchaseId::new(),
+//!         store_id: StoreId::main(),
+//!         purchased_at: Timestamp::now(),
+//!         lines: vec![],
+//!         supplier: None,
+//!     },
+//!     "purchase-svc",
+//!     "c",
+//!     "c",
+//! );
+//! purchases
+//!     .insert("p-1", "the purchase".into(), vec![OutboxRecord::published(event.into_raw())])
+//!     .await
+//!     .unwrap();
+//! assert_eq!(outbox.pending(10).await.unwrap().len(), 1); // waiting for the relay
+//!
+//! let views = MemoryReadModel::<serde_json::Value>::new();
+//! views.upsert("p-1", json!({"id": "p-1", "store_id": "main", "total": 750})).await.unwrap();
+//! let page = views
+//!     .query(&ViewQuery {
+//!         filters: vec![Filter::Eq("store_id".into(), json!("main"))],
+//!         ..ViewQuery::everything()
+//!     })
+//!     .await
+//!     .unwrap();
+//! assert_eq!(page.total_items, 1);
+//! # });
+//! ```
 
 // Every public item is documented: the crate is used from other projects.
 #![warn(missing_docs)]
