@@ -36,6 +36,9 @@ scripts/guide-test.sh
 # package (dependents against the packages just made, not the tree).
 cargo package --locked -p erp-core -p erp-store -p erp-bus -p erp-resilience -p erp-service
 
+# Their public API as checked in (public-api/*.txt): a change is deliberate.
+scripts/public-api.sh
+
 # Advisories, licenses, sources, bans of the dependency tree.
 scripts/supply-chain.sh
 
