@@ -13,8 +13,34 @@ use erp_service::{
     ApiError, JsonBody,
     fields::{array, get, integer, object, only, parsed, required},
     list::ListQuery,
-    rules::{Text, money_schema, quantity_schema, text_id_schema},
+    rules::{Text, choice_schema, money_schema, quantity_schema, text_id_schema},
 };
+
+/// A kind of trade document (purchases, sales): what its lists sort by, the
+/// date field first (the default sort, and the field `from`/`to` bound).
+pub trait DocumentKind {
+    /// What `sort` takes.
+    const SORTS: [&'static str; 2];
+}
+
+/// `sort` of a list of `K`, as an OpenAPI parameter, from the same
+/// [`DocumentKind::SORTS`] that [`DocumentList::parse`] is given.
+pub struct SortParam<K>(std::marker::PhantomData<K>);
+
+impl<K: DocumentKind> utoipa::IntoParams for SortParam<K> {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            utoipa::openapi::path::ParameterBuilder::new()
+                .name("sort")
+                .parameter_in(utoipa::openapi::path::ParameterIn::Query)
+                .required(utoipa::openapi::Required::False)
+                .schema(Some(choice_schema(&K::SORTS, K::SORTS[0])))
+                .build(),
+        ]
+    }
+}
 
 /// Most lines one purchase or sale may carry.
 pub const MAX_LINES: usize = 100;

@@ -52,6 +52,15 @@ pub struct PageParamsAsc {
     order: Option<String>,
 }
 
+/// The `{id}` of a record (a UUID) in a route's path, as an OpenAPI parameter.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documents the path the handlers read
+pub struct UuidIdParam {
+    #[param(schema_with = crate::rules::uuid_schema)]
+    id: String,
+}
+
 /// `from` and `to`, as OpenAPI parameters. `from` after `to` is refused
 /// too, a rule across two parameters that OpenAPI cannot state.
 #[derive(Debug, utoipa::IntoParams)]

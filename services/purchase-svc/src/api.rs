@@ -11,14 +11,16 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::PurchaseId;
-use erp_domain::trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema};
+use erp_domain::trade::{
+    DocumentKind, DocumentList, LineRequest, SortParam, lines_schema, parse_request, party_schema,
+};
 use erp_service::openapi::ErrorBody;
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
     idempotency::{IdempotencyKeyHeader, IdempotentRequest, idempotency},
-    list::{IdFilterParams, PageParamsDesc, RangeParams},
-    rules::{choice_schema, optional_text_id_schema, optional_timestamp_schema, uuid_schema},
+    list::{IdFilterParams, PageParamsDesc, RangeParams, UuidIdParam},
+    rules::{optional_text_id_schema, optional_timestamp_schema},
 };
 use erp_store::IdempotencyStore;
 
@@ -41,29 +43,11 @@ pub struct NewPurchase {
     lines: Vec<LineRequest>,
 }
 
-/// What `sort` takes; the first is the default.
-const SORTS: [&str; 2] = ["purchased_at", "total"];
+/// Purchases as a list sorts them: by `purchased_at` (the default) or `total`.
+pub struct PurchasesList;
 
-/// `sort` of `GET /purchases`.
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documents what `DocumentList::parse` reads
-struct SortParam {
-    #[param(schema_with = sort_schema)]
-    sort: Option<String>,
-}
-
-fn sort_schema() -> utoipa::openapi::schema::Object {
-    choice_schema(&SORTS, SORTS[0])
-}
-
-/// `{id}` of `GET /purchases/{id}`.
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)] // documents the path `get_one` reads
-struct IdParam {
-    #[param(schema_with = uuid_schema)]
-    id: String,
+impl DocumentKind for PurchasesList {
+    const SORTS: [&'static str; 2] = ["purchased_at", "total"];
 }
 
 /// A page of purchases.
@@ -135,14 +119,14 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/purchases", tag = "purchases",
-    params(RangeParams, IdFilterParams, PageParamsDesc, SortParam),
+    params(RangeParams, IdFilterParams, PageParamsDesc, SortParam<PurchasesList>),
     responses((status = 200, body = PurchasePage),
         (status = 400, body = ErrorBody, description = "`invalid_query`: every bad or unknown parameter, or `from` after `to`")))]
 async fn list(
     State(p): State<Purchases>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let list = DocumentList::parse(params, &SORTS)?;
+    let list = DocumentList::parse(params, &PurchasesList::SORTS)?;
     let page = p.list(&list.query).await?;
     Ok(ok(&list.body(page)))
 }
@@ -154,7 +138,7 @@ async fn rebuild(State(p): State<Purchases>) -> Result<Response, ApiError> {
     Ok(ok(&serde_json::json!({"rebuilt": {"purchases": n}})))
 }
 
-#[utoipa::path(get, path = "/purchases/{id}", tag = "purchases", params(IdParam),
+#[utoipa::path(get, path = "/purchases/{id}", tag = "purchases", params(UuidIdParam),
     responses((status = 200, body = Purchase), (status = 404, body = ErrorBody)))]
 async fn get_one(
     State(p): State<Purchases>,

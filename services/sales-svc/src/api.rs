@@ -11,17 +11,16 @@ use axum::{
     routing::{get, post},
 };
 use erp_core::{ProductId, QueryHandler, SaleId};
-use erp_domain::trade::{DocumentList, LineRequest, lines_schema, parse_request, party_schema};
+use erp_domain::trade::{
+    DocumentKind, DocumentList, LineRequest, SortParam, lines_schema, parse_request, party_schema,
+};
 use erp_service::openapi::ErrorBody;
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
     idempotency::{IdempotencyKeyHeader, IdempotentRequest, idempotency},
-    list::{IdFilterParams, ListQuery, PageParamsDesc, RangeParams},
-    rules::{
-        choice_schema, optional_text_id_schema, optional_timestamp_schema, text_id_schema,
-        uuid_schema,
-    },
+    list::{IdFilterParams, ListQuery, PageParamsDesc, RangeParams, UuidIdParam},
+    rules::{optional_text_id_schema, optional_timestamp_schema, text_id_schema},
 };
 use erp_store::IdempotencyStore;
 
@@ -44,29 +43,11 @@ pub struct NewSale {
     lines: Vec<LineRequest>,
 }
 
-/// What `sort` takes; the first is the default.
-const SORTS: [&str; 2] = ["sold_at", "total"];
+/// Sales as a list sorts them: by `sold_at` (the default) or `total`.
+pub struct SalesList;
 
-/// `sort` of `GET /sales`.
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documents what `DocumentList::parse` reads
-struct SortParam {
-    #[param(schema_with = sort_schema)]
-    sort: Option<String>,
-}
-
-fn sort_schema() -> utoipa::openapi::schema::Object {
-    choice_schema(&SORTS, SORTS[0])
-}
-
-/// `{id}` of `GET /sales/{id}`.
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)] // documents the path `get_one` reads
-struct IdParam {
-    #[param(schema_with = uuid_schema)]
-    id: String,
+impl DocumentKind for SalesList {
+    const SORTS: [&'static str; 2] = ["sold_at", "total"];
 }
 
 /// The required `product_id` of `GET /sales/summary`.
@@ -154,14 +135,14 @@ async fn create(
 }
 
 #[utoipa::path(get, path = "/sales", tag = "sales",
-    params(RangeParams, IdFilterParams, PageParamsDesc, SortParam),
+    params(RangeParams, IdFilterParams, PageParamsDesc, SortParam<SalesList>),
     responses((status = 200, body = SalePage),
         (status = 400, body = ErrorBody, description = "`invalid_query`: every bad or unknown parameter, or `from` after `to`")))]
 async fn list(
     State(s): State<Sales>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let list = DocumentList::parse(params, &SORTS)?;
+    let list = DocumentList::parse(params, &SalesList::SORTS)?;
     let page = s.list(&list.query).await?;
     Ok(ok(&list.body(page)))
 }
@@ -189,7 +170,7 @@ async fn rebuild(State(s): State<Sales>) -> Result<Response, ApiError> {
     Ok(ok(&serde_json::json!({"rebuilt": {"sales": n}})))
 }
 
-#[utoipa::path(get, path = "/sales/{id}", tag = "sales", params(IdParam),
+#[utoipa::path(get, path = "/sales/{id}", tag = "sales", params(UuidIdParam),
     responses((status = 200, body = Sale), (status = 404, body = ErrorBody)))]
 async fn get_one(
     State(s): State<Sales>,
