@@ -125,7 +125,8 @@ fn amount(minor: Option<i64>) -> String {
 }
 
 fn footer(id: EventId, source: &str, at: Timestamp) -> String {
-    format!("\n--\nEvent {id}, raised by {source} at {at}.\n")
+    // Short lines: the body then travels as plain 7-bit text.
+    format!("\n--\nEvent {id}\nraised by {source} at {at}\n")
 }
 
 #[cfg(test)]
