@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
 # The production shape on this machine: RabbitMQ, the MongoDB-wire test
-# server and the three release binaries as separate processes, each service
-# in its own database.
+# server, an SMTP server (scripts/smtp-sink.sh: mails stored in .data/mail)
+# and the four release binaries as separate processes, each service in its
+# own database.
 #
 #   scripts/stack.sh up      start what is not running, wait until all are ready
-#   scripts/stack.sh down    stop what `up` started (services, and the broker
-#                            and database if `up` started them)
+#   scripts/stack.sh down    stop what `up` started (services, and the broker,
+#                            database and SMTP server if `up` started them)
 #   scripts/stack.sh status  what runs, and each service's readiness
 #
 # Logs (JSON) and pids live under .data/stack/. The services take their
 # defaults (flags of the design); ERP_API_TOKEN and the other ERP_* variables
-# pass through to them.
+# pass through to them; notification-svc mails ERP_MAIL_TO (default
+# ops@localhost) through the SMTP server on 127.0.0.1:2525.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STACK="$PWD/.data/stack"
 mkdir -p "$STACK"
-SERVICES=(inventory-svc purchase-svc sales-svc)
+SERVICES=(inventory-svc purchase-svc sales-svc notification-svc)
+export ERP_MAIL_TO="${ERP_MAIL_TO:-ops@localhost}"
 
 ready_url() {
   case "$1" in
     purchase-svc) echo "http://127.0.0.1:8081/health/ready" ;;
     sales-svc) echo "http://127.0.0.1:8082/health/ready" ;;
     inventory-svc) echo "http://127.0.0.1:8083/health/ready" ;;
+    notification-svc) echo "http://127.0.0.1:8084/health/ready" ;;
   esac
 }
 
@@ -30,6 +34,7 @@ running() { [ -f "$STACK/$1.pid" ] && kill -0 "$(cat "$STACK/$1.pid")" 2>/dev/nu
 
 amqp_answers() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 mongo_answers() { (exec 3<>/dev/tcp/127.0.0.1/27017) 2>/dev/null; }
+smtp_answers() { (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null; }
 
 wait_ready() {
   local svc=$1 url
@@ -56,7 +61,11 @@ up() {
     scripts/mongodb.sh
     touch "$STACK/started-mongodb"
   fi
-  cargo build --release --locked -p inventory-svc -p purchase-svc -p sales-svc
+  if ! smtp_answers; then
+    scripts/smtp-sink.sh up
+    touch "$STACK/started-smtp-sink"
+  fi
+  cargo build --release --locked -p inventory-svc -p purchase-svc -p sales-svc -p notification-svc
   for svc in "${SERVICES[@]}"; do
     if running "$svc"; then
       echo "stack: $svc already running (pid $(cat "$STACK/$svc.pid"))"
@@ -72,8 +81,10 @@ stack: up
   purchase-svc   http://127.0.0.1:8081  (openapi: /openapi.json, metrics: /metrics)
   sales-svc      http://127.0.0.1:8082
   inventory-svc  http://127.0.0.1:8083  gRPC 127.0.0.1:50051
+  notification-svc http://127.0.0.1:8084 (health, metrics) mails to $ERP_MAIL_TO
+  SMTP server    smtp://127.0.0.1:2525  (mails stored in .data/mail)
   RabbitMQ       amqp://127.0.0.1:5672  management http://127.0.0.1:15672 (guest/guest)
-  database       mongodb://127.0.0.1:27017  (databases purchase, sales, inventory)
+  database       mongodb://127.0.0.1:27017  (databases purchase, sales, inventory, notification)
   logs           $STACK/*.log
 EOF
 }
@@ -94,6 +105,10 @@ down() {
     fi
     rm -f "$STACK/started-mongodb"
   fi
+  if [ -f "$STACK/started-smtp-sink" ]; then
+    scripts/smtp-sink.sh down
+    rm -f "$STACK/started-smtp-sink"
+  fi
   if [ -f "$STACK/started-rabbitmq" ]; then
     rabbitmqctl stop >/dev/null 2>&1 && echo "stack: stopped RabbitMQ"
     rm -f "$STACK/started-rabbitmq"
@@ -103,6 +118,7 @@ down() {
 status() {
   amqp_answers && echo "RabbitMQ   up" || echo "RabbitMQ   down"
   mongo_answers && echo "database   up" || echo "database   down"
+  smtp_answers && echo "SMTP       up" || echo "SMTP       down"
   for svc in "${SERVICES[@]}"; do
     if running "$svc"; then
       code=$(curl -s -o /dev/null -w '%{http_code}' "$(ready_url "$svc")" || true)

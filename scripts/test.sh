@@ -3,7 +3,8 @@
 #
 # Provisioning: a real RabbitMQ (Debian package), a real MongoDB-wire
 # server (mongo-java-server with its H2 file backend, from Maven Central; see
-# scripts/mongodb.sh) and Jaeger v2 (built from its Go module), each
+# scripts/mongodb.sh), Jaeger v2 (built from its Go module) and an SMTP
+# server (Python's aiosmtpd, pinned), each
 # installed and started only when missing. The adapter tests run with --all-features and
 # fail, never skip, when a server cannot be reached.
 set -euo pipefail
@@ -15,6 +16,9 @@ scripts/mongodb.sh
 scripts/promtool.sh
 # An OpenTelemetry backend for examples/tests/traces.rs (built once, cached).
 scripts/jaeger.sh
+# A real SMTP server for notification-svc's tests (aiosmtpd, pinned; the
+# tests start and stop their own from this venv).
+scripts/smtp-sink.sh install
 
 # Plain output in CI logs.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

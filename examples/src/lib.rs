@@ -1,16 +1,18 @@
 //! # erp-examples
 //!
-//! The embedded default: [`System`] starts inventory, purchase and sales in
-//! one process on the in-memory bus and stores, and [`demo`] drives the
+//! The embedded default: [`System`] starts inventory, purchase and sales
+//! (and, when [`Options::mail`] says where to, notification) in one process
+//! on the in-memory bus and stores, and [`demo`] drives the
 //! scripted scenario over HTTP. The `all-in-one` binary is a thin wrapper;
 //! `examples/` holds one small example per library crate.
 
 pub mod demo;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use erp_bus::{EventBus, memory::MemoryBus};
+use notification_svc::lettre::message::Mailbox;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +27,8 @@ pub struct Ports {
     pub inventory: SocketAddr,
     /// inventory-svc gRPC.
     pub inventory_grpc: SocketAddr,
+    /// notification-svc's health, metrics and admin routes.
+    pub notification: SocketAddr,
 }
 
 impl Ports {
@@ -41,6 +45,7 @@ impl Ports {
             sales: (ip, 8082).into(),
             inventory: (ip, 8083).into(),
             inventory_grpc: (ip, 50051).into(),
+            notification: (ip, 8084).into(),
         }
     }
 
@@ -52,6 +57,7 @@ impl Ports {
             sales: any,
             inventory: any,
             inventory_grpc: any,
+            notification: any,
         }
     }
 }
@@ -66,6 +72,20 @@ pub struct Options<'a> {
     pub api_token: Option<String>,
     /// `--admin-token` of all three; `None` disables their `/admin/` routes.
     pub admin_token: Option<String>,
+    /// Where notification-svc sends its mails; [`Mail::Off`] runs none.
+    pub mail: Mail,
+}
+
+/// Where the embedded notification-svc sends its mails.
+#[derive(Debug, Clone, Default)]
+pub enum Mail {
+    /// No notification-svc.
+    #[default]
+    Off,
+    /// One `.eml` file per mail in this directory (no mail server needed).
+    Directory(PathBuf, Vec<Mailbox>),
+    /// Through this SMTP server (`smtp://host:port`).
+    Smtp(String, Vec<Mailbox>),
 }
 
 /// The three services running in this process.
@@ -170,19 +190,28 @@ impl System {
         let sales = sales_svc::startup::build(&sales_config, bus())
             .await
             .context("starting sales-svc")?;
+        let notification = notification(&options.mail, ports.notification, bus())
+            .await
+            .context("starting notification-svc")?;
         let bound = Ports {
             purchase: loopback(purchase.http_addr()),
             sales: loopback(sales.http_addr()),
             inventory: inventory_http,
             inventory_grpc,
+            notification: notification
+                .as_ref()
+                .map_or(ports.notification, |n| loopback(n.http_addr())),
         };
         let cancel = CancellationToken::new();
         let stop = |c: &CancellationToken| c.clone().cancelled_owned();
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(inventory.run_until_stopped(stop(&cancel))),
             tokio::spawn(anyhow_of(purchase.run_until_stopped(stop(&cancel)))),
             tokio::spawn(anyhow_of(sales.run_until_stopped(stop(&cancel)))),
         ];
+        if let Some(n) = notification {
+            tasks.push(tokio::spawn(anyhow_of(n.run_until_stopped(stop(&cancel)))));
+        }
         Ok(Self {
             ports: bound,
             cancel,
@@ -215,6 +244,31 @@ impl System {
         }
         Ok(())
     }
+}
+
+/// notification-svc on `bus`, mailing where `mail` says; `None` when off.
+async fn notification(
+    mail: &Mail,
+    http_addr: SocketAddr,
+    bus: Arc<dyn EventBus>,
+) -> anyhow::Result<Option<notification_svc::startup::Application>> {
+    use notification_svc::{config::Config, mailer::DirectoryMailer, startup::Application};
+    Ok(match mail {
+        Mail::Off => None,
+        Mail::Directory(dir, to) => {
+            let config = Config::in_memory(http_addr, to.clone());
+            let mailer = DirectoryMailer::new(dir)
+                .with_context(|| format!("creating the mail directory {}", dir.display()))?;
+            Some(Application::build_with(&config, bus, Arc::new(mailer)).await?)
+        }
+        Mail::Smtp(url, to) => {
+            let config = Config {
+                smtp_url: url.clone(),
+                ..Config::in_memory(http_addr, to.clone())
+            };
+            Some(Application::build(&config, bus).await?)
+        }
+    })
 }
 
 async fn first_exit(tasks: Vec<JoinHandle<anyhow::Result<()>>>) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
-//! The embedded default: the three services in one process on the in-memory
-//! bus and stores, on their default ports. `--demo` runs the scripted
+//! The embedded default: the three services, and notification-svc mailing
+//! into a directory, in one process on the in-memory bus and stores, on
+//! their default ports. `--demo` runs the scripted
 //! scenario, prints the stock table and exits.
 
 use clap::Parser;
@@ -8,10 +9,11 @@ use clap::Parser;
 // mimalloc serves the many small per-request allocations faster.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use erp_bus::{EventBus, memory::MemoryBus};
-use erp_examples::{Options, Ports, System, demo};
+use erp_examples::{Mail, Options, Ports, System, demo};
+use notification_svc::lettre::message::Mailbox;
 
 /// Runs purchase-svc (:8081), sales-svc (:8082) and inventory-svc (:8083,
 /// gRPC :50051) in one process, with no external servers, on loopback
@@ -30,10 +32,30 @@ struct Args {
     /// redrive) for `Authorization: Bearer <token>`; unset = disabled.
     #[arg(long, env = "ERP_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// The address all four listeners bind; `0.0.0.0` exposes them to the
+    /// The address all five listeners bind; `0.0.0.0` exposes them to the
     /// network (set `--api-token` then).
     #[arg(long, env = "ERP_BIND", default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
+    /// Where notification-svc (:8084) writes one `.eml` file per completed
+    /// purchase and sale, unless `--smtp-url` is given [default: the
+    /// system's temporary directory, `erp-mail`].
+    #[arg(long, env = "ERP_MAIL_DIR")]
+    mail_dir: Option<PathBuf>,
+    /// Send those mails through this SMTP server (`smtp://host:port`)
+    /// instead.
+    #[arg(long, env = "ERP_SMTP_URL", conflicts_with = "mail_dir")]
+    smtp_url: Option<String>,
+    /// The mails' recipients, comma-separated.
+    #[arg(
+        long,
+        env = "ERP_MAIL_TO",
+        value_delimiter = ',',
+        default_value = "ops@localhost"
+    )]
+    mail_to: Vec<Mailbox>,
+    /// Run without notification-svc.
+    #[arg(long, conflicts_with_all = ["mail_dir", "smtp_url"])]
+    no_mail: bool,
     /// OpenTelemetry trace export (off unless an endpoint is set).
     #[command(flatten)]
     traces: erp_service::telemetry::TraceArgs,
@@ -56,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         mongodb: None,
         api_token: args.api_token.clone(),
         admin_token: args.admin_token.clone(),
+        mail: mail(&args),
     };
     let system = System::start_with_options(Ports::on(args.bind), || bus.clone(), &options).await?;
     if args.demo {
@@ -64,10 +87,16 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", demo::table(&result?));
         return Ok(());
     }
-    tracing::info!(ports = ?system.ports, "all-in-one running; Ctrl-C to stop");
+    tracing::info!(ports = ?system.ports, mail = ?options.mail, "all-in-one running; Ctrl-C to stop");
     let p = Ports::on(args.bind);
     erp_service::auth::warn_if_exposed(
-        &[p.purchase, p.sales, p.inventory, p.inventory_grpc],
+        &[
+            p.purchase,
+            p.sales,
+            p.inventory,
+            p.inventory_grpc,
+            p.notification,
+        ],
         &erp_service::auth::Access {
             api: args
                 .api_token
@@ -77,4 +106,15 @@ async fn main() -> anyhow::Result<()> {
         },
     );
     system.run_until(erp_service::http::shutdown_signal()).await
+}
+
+/// Where notification-svc's mails go, from the flags.
+fn mail(args: &Args) -> Mail {
+    let to = args.mail_to.clone();
+    match (&args.smtp_url, &args.mail_dir) {
+        _ if args.no_mail => Mail::Off,
+        (Some(url), _) => Mail::Smtp(url.clone(), to),
+        (None, Some(dir)) => Mail::Directory(dir.clone(), to),
+        (None, None) => Mail::Directory(std::env::temp_dir().join("erp-mail"), to),
+    }
 }

@@ -43,3 +43,20 @@ pub struct Config {
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+impl Config {
+    /// In-memory adapters, mailing from `ERP <erp@localhost>` to `to`; for
+    /// tests and all-in-one.
+    pub fn in_memory(http_addr: SocketAddr, to: Vec<Mailbox>) -> Self {
+        Self {
+            http_addr,
+            smtp_url: "smtp://127.0.0.1:2525".into(),
+            mail_from: "ERP <erp@localhost>".parse().expect("a valid mailbox"),
+            mail_to: to,
+            queue: "notification.events".into(),
+            max_attempts: 40,
+            database: "notification".into(),
+            common: CommonArgs::in_memory(),
+        }
+    }
+}

@@ -16,3 +16,6 @@ pub mod consumer;
 pub mod mail;
 pub mod mailer;
 pub mod startup;
+
+/// The mail library, for embedders naming its types (`Mailbox`).
+pub use lettre;
