@@ -190,23 +190,7 @@ struct Trio {
 
 impl Trio {
     async fn start(sink: &Sink, dir: &Path, prefix: &str) -> Self {
-        let common = |database: &str| -> Vec<String> {
-            [
-                "--bus",
-                "rabbitmq",
-                "--amqp-url",
-                &rabbit::url(),
-                "--store",
-                "mongodb",
-                "--mongodb-uri",
-                &erp_store::mongo::testing::uri(),
-                "--database",
-                &format!("{prefix}_{database}"),
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
-        };
+        let common = |database: &str| support::on_real_servers(prefix, database);
         let with = |mut a: Vec<String>, extra: &[&str]| {
             a.extend(extra.iter().map(|s| (*s).to_owned()));
             a

@@ -100,23 +100,7 @@ async fn a_purchase_is_one_trace_across_http_grpc_and_amqp_in_jaeger() {
     let dir = std::env::temp_dir().join(&prefix);
     std::fs::create_dir_all(&dir).unwrap();
     let (inv_http, inv_grpc, p_http) = (free_port(), free_port(), free_port());
-    let common = |database: &str| -> Vec<String> {
-        [
-            "--bus",
-            "rabbitmq",
-            "--amqp-url",
-            &erp_bus::rabbitmq::testing::url(),
-            "--store",
-            "mongodb",
-            "--mongodb-uri",
-            &erp_store::mongo::testing::uri(),
-            "--database",
-            &format!("{prefix}_{database}"),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect()
-    };
+    let common = |database: &str| support::on_real_servers(&prefix, database);
     let otel = |service: &str, protocol: &str, endpoint: &str| {
         [
             ("OTEL_SERVICE_NAME", service),

@@ -138,3 +138,23 @@ pub async fn wait_ready(c: &reqwest::Client, base: &str, when: &str, logs: &std:
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The flags that put a service on the test RabbitMQ and the test database
+/// server, in its own database `<prefix>_<database>`.
+pub fn on_real_servers(prefix: &str, database: &str) -> Vec<String> {
+    [
+        "--bus",
+        "rabbitmq",
+        "--amqp-url",
+        &erp_bus::rabbitmq::testing::url(),
+        "--store",
+        "mongodb",
+        "--mongodb-uri",
+        &erp_store::mongo::testing::uri(),
+        "--database",
+        &format!("{prefix}_{database}"),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
