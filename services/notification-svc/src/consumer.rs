@@ -4,9 +4,12 @@
 //! Order per delivery: the inbox is asked whether the event was mailed; if
 //! not, the mail is sent; only once the server has accepted it (`250`) is
 //! the event recorded in the inbox, and only then is the delivery acked. A
-//! crash at any point therefore loses no mail. The one window left — after
-//! the server's `250`, before the inbox write lands — sends the mail again
-//! on redelivery: **at-least-once to the SMTP server**, made harmless by the
+//! crash at any point therefore loses no mail. The one window left — from
+//! the moment the server has the whole message (the final `.` of `DATA`,
+//! which it commits before answering `250`) until the inbox write lands —
+//! sends the mail again on redelivery: **at-least-once to the SMTP
+//! server**; no client can close that window, SMTP has no way to ask
+//! whether a message arrived. It is made harmless by the
 //! message itself, which is a pure function of the event (same
 //! `Message-ID: <event-id@sender-domain>`, same `Date`, same body), so the
 //! second copy is the same mail and mail systems drop it as such.
