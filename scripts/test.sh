@@ -54,6 +54,11 @@ done
 # The embedded default end to end, exactly as the README runs it.
 cargo run --quiet --locked -p erp-examples --bin all-in-one -- --demo
 
+# The console in headless Chromium (Debian's chromium and a pinned
+# playwright-core, installed when missing): a purchase through its form, the
+# stock and events appearing live, the API explorer; a screenshot.
+scripts/console-test.sh
+
 # The container images: built here with podman (installed like the other
 # servers), run against this machine's RabbitMQ and database, a purchase
 # and a sale through them; sizes, non-root user, health checks, compose.yaml.

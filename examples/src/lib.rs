@@ -29,6 +29,8 @@ pub struct Ports {
     pub inventory_grpc: SocketAddr,
     /// notification-svc's health, metrics and admin routes.
     pub notification: SocketAddr,
+    /// The console (when [`Options::console`]).
+    pub console: SocketAddr,
 }
 
 impl Ports {
@@ -46,6 +48,7 @@ impl Ports {
             inventory: (ip, 8083).into(),
             inventory_grpc: (ip, 50051).into(),
             notification: (ip, 8084).into(),
+            console: (ip, 8080).into(),
         }
     }
 
@@ -58,6 +61,7 @@ impl Ports {
             inventory: any,
             inventory_grpc: any,
             notification: any,
+            console: any,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct Options<'a> {
     pub admin_token: Option<String>,
     /// Where notification-svc sends its mails; [`Mail::Off`] runs none.
     pub mail: Mail,
+    /// Serve the console (erp-console) on [`Ports::console`].
+    pub console: bool,
 }
 
 /// Where the embedded notification-svc sends its mails.
@@ -201,8 +207,16 @@ impl System {
             notification: notification
                 .as_ref()
                 .map_or(ports.notification, |n| loopback(n.http_addr())),
+            console: ports.console,
         };
         let cancel = CancellationToken::new();
+        let (console, console_task) = if options.console {
+            let (addr, task) = console(&bound, ports.console, bus(), cancel.clone()).await?;
+            (addr, Some(task))
+        } else {
+            (ports.console, None)
+        };
+        let bound = Ports { console, ..bound };
         let stop = |c: &CancellationToken| c.clone().cancelled_owned();
         let mut tasks = vec![
             tokio::spawn(inventory.run_until_stopped(stop(&cancel))),
@@ -212,6 +226,7 @@ impl System {
         if let Some(n) = notification {
             tasks.push(tokio::spawn(anyhow_of(n.run_until_stopped(stop(&cancel)))));
         }
+        tasks.extend(console_task);
         Ok(Self {
             ports: bound,
             cancel,
@@ -244,6 +259,38 @@ impl System {
         }
         Ok(())
     }
+}
+
+/// The console on `addr`, pointed at the services on `ports`, following
+/// `bus`; its bound address and the task serving it until `cancel`.
+async fn console(
+    ports: &Ports,
+    addr: SocketAddr,
+    bus: Arc<dyn EventBus>,
+    cancel: CancellationToken,
+) -> anyhow::Result<(SocketAddr, JoinHandle<anyhow::Result<()>>)> {
+    let url = |a: SocketAddr| format!("http://{a}");
+    let targets = erp_console::Targets(std::collections::HashMap::from([
+        ("purchase", url(ports.purchase)),
+        ("sales", url(ports.sales)),
+        ("inventory", url(ports.inventory)),
+        ("notification", url(ports.notification)),
+    ]));
+    let (router, subscription) = erp_console::start(targets, bus)
+        .await
+        .context("subscribing the console")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the console on {addr}"))?;
+    let bound = loopback(listener.local_addr()?);
+    let task = tokio::spawn(async move {
+        let served = erp_service::axum::serve(listener, router)
+            .with_graceful_shutdown(cancel.cancelled_owned())
+            .await;
+        subscription.stop().await;
+        Ok(served?)
+    });
+    Ok((bound, task))
 }
 
 /// notification-svc on `bus`, mailing where `mail` says; `None` when off.

@@ -65,7 +65,7 @@ async fn with_no_flags_it_listens_on_loopback_only_and_refuses_admin_routes() {
     assert!(ready, "all-in-one did not become ready on 127.0.0.1:8083");
 
     // 127.0.0.1 in /proc/net/tcp's little-endian hex.
-    for port in [8081, 8082, 8083, 50051, 8084] {
+    for port in [8081, 8082, 8083, 50051, 8084, 8080] {
         let addrs = listening_addresses(port);
         assert!(!addrs.is_empty(), "nothing listens on {port}");
         assert!(

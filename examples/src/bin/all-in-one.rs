@@ -1,5 +1,5 @@
-//! The embedded default: the three services, and notification-svc mailing
-//! into a directory, in one process on the in-memory bus and stores, on
+//! The embedded default: the three services, notification-svc mailing into
+//! a directory and the console on :8080, in one process on the in-memory bus and stores, on
 //! their default ports. `--demo` runs the scripted
 //! scenario, prints the stock table and exits.
 
@@ -32,7 +32,7 @@ struct Args {
     /// redrive) for `Authorization: Bearer <token>`; unset = disabled.
     #[arg(long, env = "ERP_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// The address all five listeners bind; `0.0.0.0` exposes them to the
+    /// The address all six listeners bind; `0.0.0.0` exposes them to the
     /// network (set `--api-token` then).
     #[arg(long, env = "ERP_BIND", default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
@@ -53,6 +53,9 @@ struct Args {
         default_value = "ops@localhost"
     )]
     mail_to: Vec<Mailbox>,
+    /// Run without the console (:8080).
+    #[arg(long)]
+    no_console: bool,
     /// Run without notification-svc.
     #[arg(long, conflicts_with_all = ["mail_dir", "smtp_url"])]
     no_mail: bool,
@@ -79,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         api_token: args.api_token.clone(),
         admin_token: args.admin_token.clone(),
         mail: mail(&args),
+        console: !args.no_console,
     };
     let system = System::start_with_options(Ports::on(args.bind), || bus.clone(), &options).await?;
     if args.demo {
@@ -96,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
             p.inventory,
             p.inventory_grpc,
             p.notification,
+            p.console,
         ],
         &erp_service::auth::Access {
             api: args
