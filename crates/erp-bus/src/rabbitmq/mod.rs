@@ -263,6 +263,9 @@ async fn next_dead_letter(
     }
 }
 
+/// How long [`EventBus::close`] waits for the broker's close-ok.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[async_trait]
 impl EventBus for RabbitBus {
     async fn publish(&self, message: OutgoingMessage) -> Result<(), BusError> {
@@ -452,8 +455,14 @@ impl EventBus for RabbitBus {
         let live = self.shared.live.send_replace(None);
         self.shutdown();
         if let Some(live) = live {
-            // Closed here, awaited: the process may exit right after.
-            let _ = live.connection.close(200, "shutting down").await;
+            // Closed here, awaited: the process may exit right after. But
+            // bounded: on a connection whose broker went away without a
+            // word (a node stopped and started again), lapin waits for a
+            // close-ok that never comes, and a shutdown must not hang.
+            let closing = live.connection.close(200, "shutting down");
+            if tokio::time::timeout(CLOSE_TIMEOUT, closing).await.is_err() {
+                tracing::warn!("the broker did not answer the connection close; dropped it");
+            }
         }
     }
 }
