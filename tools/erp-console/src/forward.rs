@@ -6,8 +6,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use erp_service::{
     axum::{
         body::{Body, Bytes},
-        extract::{Path, RawQuery, State},
-        http::{HeaderMap, HeaderName, Method, StatusCode, header},
+        extract::{Path, State},
+        http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header},
         response::{IntoResponse, Response},
     },
     error::ApiError,
@@ -62,11 +62,12 @@ const RESPONSE_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("x-request-id"),
 ];
 
-/// `ANY /svc/{service}/{*path}`.
+/// `ANY /svc/{service}/{*path}`. The path and query are passed on as the
+/// page wrote them (still percent-encoded), not as decoded by routing.
 pub async fn forward(
     State(f): State<Forwarder>,
-    Path((service, path)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
+    Path((service, _)): Path<(String, String)>,
+    uri: Uri,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -79,11 +80,13 @@ pub async fn forward(
         )
         .into_response();
     };
-    let mut url = format!("{}/{path}", base.trim_end_matches('/'));
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(&q);
-    }
+    let prefix = format!("/svc/{service}");
+    let rest = uri
+        .path_and_query()
+        .map_or("", |p| p.as_str())
+        .strip_prefix(prefix.as_str())
+        .unwrap_or("/");
+    let url = format!("{}{rest}", base.trim_end_matches('/'));
     let mut request = f.client.request(method, &url).body(body);
     for name in REQUEST_HEADERS {
         if let Some(value) = headers.get(&name) {
