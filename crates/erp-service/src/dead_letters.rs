@@ -44,7 +44,7 @@ fn max_schema() -> utoipa::openapi::schema::Object {
 #[derive(Clone)]
 struct Redrive {
     bus: Arc<dyn EventBus>,
-    queues: Arc<[&'static str]>,
+    queues: Arc<[String]>,
 }
 
 /// What a redrive did.
@@ -59,12 +59,12 @@ pub struct Redriven {
 }
 
 /// The route, for the queues this service consumes (any other → 404).
-pub fn routes(bus: Arc<dyn EventBus>, queues: &[&'static str]) -> Router {
+pub fn routes(bus: Arc<dyn EventBus>, queues: &[&str]) -> Router {
     Router::new()
         .route("/admin/dead-letters/{queue}/redrive", post(redrive))
         .with_state(Redrive {
             bus,
-            queues: queues.into(),
+            queues: queues.iter().map(|q| (*q).to_owned()).collect(),
         })
 }
 

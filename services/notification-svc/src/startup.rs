@@ -87,11 +87,8 @@ impl Application {
             .with(FnCheck::new("mail_server", false, move || {
                 AtomicBool::load(&server_ok, Ordering::Relaxed)
             }));
-        // The route wants the queue names for the process's lifetime; this
-        // one comes from a flag, read once at start.
-        let queue: &'static str = Box::leak(config.queue.clone().into_boxed_str());
         let router = erp_service::http::finish(
-            erp_service::dead_letters::routes(bus, &[queue])
+            erp_service::dead_letters::routes(bus, &[&config.queue])
                 .merge(erp_service::health::routes(health.clone())),
             SERVICE,
             config.common.access(),
