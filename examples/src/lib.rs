@@ -196,7 +196,7 @@ impl System {
         let sales = sales_svc::startup::build(&sales_config, bus())
             .await
             .context("starting sales-svc")?;
-        let notification = notification(&options.mail, ports.notification, bus())
+        let notification = notification(options, ports.notification, bus())
             .await
             .context("starting notification-svc")?;
         let bound = Ports {
@@ -293,17 +293,24 @@ async fn console(
     Ok((bound, task))
 }
 
-/// notification-svc on `bus`, mailing where `mail` says; `None` when off.
+/// notification-svc on `bus`, mailing where `options.mail` says, with the
+/// same tokens as the others; `None` when off.
 async fn notification(
-    mail: &Mail,
+    options: &Options<'_>,
     http_addr: SocketAddr,
     bus: Arc<dyn EventBus>,
 ) -> anyhow::Result<Option<notification_svc::startup::Application>> {
     use notification_svc::{config::Config, mailer::DirectoryMailer, startup::Application};
-    Ok(match mail {
+    let configured = |to: &Vec<Mailbox>| {
+        let mut config = Config::in_memory(http_addr, to.clone());
+        config.common.api_token.clone_from(&options.api_token);
+        config.common.admin_token.clone_from(&options.admin_token);
+        config
+    };
+    Ok(match &options.mail {
         Mail::Off => None,
         Mail::Directory(dir, to) => {
-            let config = Config::in_memory(http_addr, to.clone());
+            let config = configured(to);
             let mailer = DirectoryMailer::new(dir)
                 .with_context(|| format!("creating the mail directory {}", dir.display()))?;
             Some(Application::build_with(&config, bus, Arc::new(mailer)).await?)
@@ -311,7 +318,7 @@ async fn notification(
         Mail::Smtp(url, to) => {
             let config = Config {
                 smtp_url: url.clone(),
-                ..Config::in_memory(http_addr, to.clone())
+                ..configured(to)
             };
             Some(Application::build(&config, bus).await?)
         }

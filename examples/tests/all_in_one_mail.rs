@@ -1,5 +1,6 @@
 //! The embedded notification-svc: with `Mail::Directory`, a purchase and a
-//! sale made over HTTP each leave one mail in the directory.
+//! sale made over HTTP each leave one mail in the directory; it shares the
+//! system's admin token.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ async fn a_purchase_and_a_sale_each_leave_one_mail_in_the_directory() {
     let dir = std::env::temp_dir().join(format!("aio-mail-{}", erp_core::EventId::new()));
     let options = Options {
         mail: Mail::Directory(dir.clone(), vec!["ops@localhost".parse().unwrap()]),
+        admin_token: Some("adm".into()),
         ..Options::default()
     };
     let bus: std::sync::Arc<dyn erp_bus::EventBus> =
@@ -85,5 +87,16 @@ async fn a_purchase_and_a_sale_each_leave_one_mail_in_the_directory() {
             ),
         ]
     );
+    // notification-svc takes the system's admin token, like the others.
+    let r = c
+        .post(format!(
+            "http://{}/admin/dead-letters/notification.events/redrive",
+            p.notification
+        ))
+        .bearer_auth("adm")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     system.stop().await.unwrap();
 }
