@@ -9,9 +9,8 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderValue, Method, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use subtle::ConstantTimeEq;
@@ -135,20 +134,79 @@ fn unauthorized(which: &str) -> ApiError {
     )
 }
 
-/// The middleware enforcing [`Access`]; install with
-/// `layer(axum::middleware::from_fn_with_state(access, guard))`
-/// ([`crate::http::finish`] does).
-pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
-    if let Some(refusal) = access.refusal(req.method(), req.uri().path(), req.headers()) {
-        let unauthorized = refusal.status() == StatusCode::UNAUTHORIZED;
-        let mut r = refusal.into_response();
-        if unauthorized {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+/// The token check of [`Access`] as a tower layer: a refused request is
+/// answered here (401 with `WWW-Authenticate: Bearer`, or 403 for disabled
+/// admin routes) and never reaches the route. Written as a plain tower
+/// service rather than `axum::middleware::from_fn`, which boxes a future,
+/// a `Next` and a clone of the inner route on every request.
+#[derive(Debug, Clone, Default)]
+pub struct GuardLayer {
+    access: Arc<Access>,
+}
+
+impl GuardLayer {
+    /// Guards with `access`.
+    pub fn new(access: Access) -> Self {
+        Self {
+            access: Arc::new(access),
         }
-        return r;
     }
-    next.run(req).await
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            access: Arc::clone(&self.access),
+            inner,
+        }
+    }
+}
+
+/// The service of [`GuardLayer`].
+#[derive(Debug, Clone)]
+pub struct Guard<S> {
+    access: Arc<Access>,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Guard<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future =
+        futures_util::future::Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        use futures_util::future::Either;
+        match self
+            .access
+            .refusal(req.method(), req.uri().path(), req.headers())
+        {
+            Some(refusal) => Either::Left(std::future::ready(Ok(refused(refusal)))),
+            None => Either::Right(self.inner.call(req)),
+        }
+    }
+}
+
+fn refused(refusal: ApiError) -> Response {
+    let unauthorized = refusal.status() == StatusCode::UNAUTHORIZED;
+    let mut r = refusal.into_response();
+    if unauthorized {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    r
 }
 
 #[cfg(test)]

@@ -24,17 +24,72 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// deadline (1 s gRPC, 3 s REST), so it only cuts requests that hang.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Ends a request that runs past [`REQUEST_TIMEOUT`] with a JSON 503.
-async fn deadline(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "request_timeout",
-            "the request took too long; retry later",
-        )
-        .with_retry_after(1)
-        .into_response(),
+/// Ends a request that runs past [`REQUEST_TIMEOUT`] with a JSON 503. A
+/// plain tower layer: `axum::middleware::from_fn` would box a future, a
+/// `Next` and a clone of the inner route on every request.
+#[derive(Debug, Clone, Copy)]
+struct DeadlineLayer;
+
+impl<S> tower::Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+
+    fn layer(&self, inner: S) -> Deadline<S> {
+        Deadline(inner)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Deadline<S>(S);
+
+impl<S, B> tower::Service<http::Request<B>> for Deadline<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = DeadlineFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        DeadlineFuture {
+            inner: tokio::time::timeout(REQUEST_TIMEOUT, self.0.call(req)),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    struct DeadlineFuture<F> {
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+    }
+}
+
+impl<F, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match std::task::ready!(self.project().inner.poll(cx)) {
+            Ok(result) => std::task::Poll::Ready(result),
+            Err(_elapsed) => std::task::Poll::Ready(Ok(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                "the request took too long; retry later",
+            )
+            .with_retry_after(1)
+            .into_response())),
+        }
     }
 }
 
@@ -46,27 +101,27 @@ async fn deadline(req: axum::extract::Request, next: axum::middleware::Next) -> 
 pub fn finish(router: Router, service: &'static str, access: crate::auth::Access) -> Router {
     // Install the recorder now: metrics recorded before it exists are lost.
     crate::metrics::handle();
-    let router =
-        router
-            .merge(crate::metrics::routes())
-            .layer(axum::middleware::from_fn_with_state(
-                service,
-                crate::metrics::track,
-            ));
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            std::sync::Arc::new(access),
-            crate::auth::guard,
+    // Each `Router::layer` call boxes every route once more, and a boxed
+    // route is cloned (an allocation) and driven through its own future on
+    // every request: the layers are grouped so a request pays for two boxes,
+    // not one per layer. Two, because the 404/405 fallbacks go between
+    // them: outside the token check and the route-template metrics, inside
+    // the deadline, panic guard, request ids and span.
+    let guarded = tower::ServiceBuilder::new()
+        .layer(crate::auth::GuardLayer::new(access))
+        .layer(crate::metrics::TrackLayer::new(service));
+    let outer = tower::ServiceBuilder::new()
+        // Outermost, so a request without an id takes its span's trace id.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(RequestSpan("http"))
+                .on_response(RecordStatus),
+        )
+        .layer(SetRequestIdLayer::x_request_id(CorrelationIds))
+        .layer(tower::util::MapRequestLayer::new(
+            record_ids::<axum::body::Body>,
         ))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not accept that method",
-            )
-        })
-        .layer(axum::middleware::from_fn(deadline))
+        .layer(PropagateRequestIdLayer::x_request_id())
         // A panicking handler answers a JSON 500 that says nothing of the
         // panic (its message may hold paths or data); the panic is logged.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -79,17 +134,19 @@ pub fn finish(router: Router, service: &'static str, access: crate::auth::Access
                 ApiError::internal(format!("handler panicked: {what}")).into_response()
             },
         ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(tower::util::MapRequestLayer::new(
-            record_ids::<axum::body::Body>,
-        ))
-        .layer(SetRequestIdLayer::x_request_id(CorrelationIds))
-        // Outermost, so a request without an id takes its span's trace id.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(RequestSpan("http"))
-                .on_response(RecordStatus),
-        )
+        .layer(DeadlineLayer);
+    router
+        .merge(crate::metrics::routes())
+        .layer(guarded)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(outer)
 }
 
 /// Records the request id and the trace id (its `traceparent`'s, else the
@@ -332,6 +389,33 @@ mod tests {
 
     async fn boom() -> &'static str {
         panic!("secret /etc/passwd detail")
+    }
+
+    async fn hang() -> &'static str {
+        tokio::time::sleep(REQUEST_TIMEOUT * 2).await;
+        "too late"
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_past_its_deadline_gets_a_json_503_with_retry_after() {
+        let app = finish(
+            Router::new().route("/hang", get(hang)),
+            "test",
+            Default::default(),
+        );
+        let r = app
+            .oneshot(http::Request::get("/hang").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()["retry-after"], "1");
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&bytes).contains("request_timeout"),
+            "{bytes:?}"
+        );
     }
 
     #[tokio::test]

@@ -17,18 +17,18 @@
 //! refuses the second write, and the handler answers with the first
 //! resource.
 
-use std::sync::Arc;
+use std::{convert::Infallible, sync::Arc};
 
 use axum::{
     body::Body,
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, Request},
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use erp_store::{Claim, IdempotencyStore, StoredResponse};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tower::ServiceExt;
 
 use crate::{ApiError, body::read_limited};
 
@@ -43,7 +43,7 @@ const RESPONSE_LIMIT: usize = 1024 * 1024;
 const KEY_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2a55_9d0e_4b7a_8c3e_51a2_e0d4_7b19);
 
 /// The key of the request being processed, put in the request's
-/// extensions by [`idempotency`] when the request claimed its key; read it
+/// extensions by [`IdempotencyLayer`] when the request claimed its key; read it
 /// with `Option<axum::Extension<IdempotentRequest>>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotentRequest {
@@ -62,16 +62,87 @@ impl IdempotentRequest {
     }
 }
 
-/// The middleware; install with
-/// `route_layer(axum::middleware::from_fn_with_state(store, idempotency))`.
-pub async fn idempotency(
-    State(store): State<Arc<dyn IdempotencyStore>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    match handle(store.as_ref(), req, next).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+/// The middleware, as a tower layer; install it on each creating route:
+/// `post(handler).layer(IdempotencyLayer::new(store))`. A request without
+/// the header goes straight to the route, at no cost beyond the header
+/// look-up; only a keyed request takes the boxed, store-backed path.
+#[derive(Clone)]
+pub struct IdempotencyLayer {
+    store: Arc<dyn IdempotencyStore>,
+}
+
+impl IdempotencyLayer {
+    /// Remembers answers in `store`.
+    pub fn new(store: Arc<dyn IdempotencyStore>) -> Self {
+        Self { store }
+    }
+}
+
+impl std::fmt::Debug for IdempotencyLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotencyLayer").finish_non_exhaustive()
+    }
+}
+
+impl<S> tower::Layer<S> for IdempotencyLayer {
+    type Service = Idempotency<S>;
+
+    fn layer(&self, inner: S) -> Idempotency<S> {
+        Idempotency {
+            store: Arc::clone(&self.store),
+            inner,
+        }
+    }
+}
+
+/// The service of [`IdempotencyLayer`].
+#[derive(Clone)]
+pub struct Idempotency<S> {
+    store: Arc<dyn IdempotencyStore>,
+    inner: S,
+}
+
+impl<S> std::fmt::Debug for Idempotency<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency").finish_non_exhaustive()
+    }
+}
+
+impl<S> tower::Service<Request> for Idempotency<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<
+        S::Future,
+        std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        use futures_util::future::Either;
+        if !req.headers().contains_key(IDEMPOTENCY_KEY) {
+            return Either::Left(self.inner.call(req));
+        }
+        // The keyed path awaits the store before it calls the route, so it
+        // takes the service that was made ready and leaves a clone behind.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        let store = Arc::clone(&self.store);
+        Either::Right(Box::pin(async move {
+            Ok(match handle(store.as_ref(), req, inner).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            })
+        }))
     }
 }
 
@@ -148,13 +219,16 @@ where
     }
 }
 
-async fn handle(
+async fn handle<S>(
     store: &dyn IdempotencyStore,
     req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+    inner: S,
+) -> Result<Response, ApiError>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
     let Some(raw_key) = req.headers().get(IDEMPOTENCY_KEY) else {
-        return Ok(next.run(req).await);
+        return Ok(inner.oneshot(req).await.unwrap_or_else(|e| match e {}));
     };
     let key = valid_key(raw_key)?;
     let scope = format!(
@@ -188,9 +262,10 @@ async fn handle(
                 scope: scope.clone(),
                 key: key.clone(),
             });
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
+            let response = inner
+                .oneshot(Request::from_parts(parts, Body::from(bytes)))
+                .await
+                .unwrap_or_else(|e| match e {});
             Ok(remember(store, &scope, &key, response).await)
         }
     }
@@ -338,7 +413,7 @@ mod tests {
 
     use std::sync::atomic::{AtomicU16, Ordering};
 
-    use axum::{Router, middleware::from_fn_with_state, routing::post};
+    use axum::{Router, routing::post};
     use erp_store::memory::MemoryIdempotency;
     use tower::ServiceExt;
 
@@ -352,7 +427,7 @@ mod tests {
                 let status = StatusCode::from_u16(answers[n.min(answers.len() - 1)]).unwrap();
                 (status, format!("{{\"answer\":{n}}}"))
             })
-            .layer(from_fn_with_state(store, idempotency)),
+            .layer(IdempotencyLayer::new(store)),
         )
     }
 

@@ -7,9 +7,8 @@ use std::{sync::OnceLock, time::Instant};
 
 use axum::{
     Router,
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, Request},
     http::header,
-    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -249,15 +248,97 @@ fn series(
 }
 
 /// Counts (`http_requests_total`) and times (`http_request_duration_seconds`)
-/// every request, labelled by service, method, route template and status.
-pub async fn track(State(service): State<&'static str>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let (requests, duration) = series(service, &method, route, response.status().as_u16());
-    requests.increment(1);
-    duration.record(started.elapsed().as_secs_f64());
-    response
+/// every request, labelled by service, method, route template and status
+/// ([`crate::http::finish`] installs it). A plain tower service with its
+/// own future: `axum::middleware::from_fn` would box a future, a `Next`
+/// and a clone of the inner route on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackLayer {
+    service: &'static str,
+}
+
+impl TrackLayer {
+    /// Labels the series with `service`.
+    pub fn new(service: &'static str) -> Self {
+        Self { service }
+    }
+}
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            service: self.service,
+            inner,
+        }
+    }
+}
+
+/// The service of [`TrackLayer`].
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    service: &'static str,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Track<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        TrackFuture {
+            service: self.service,
+            route: req.extensions().get::<MatchedPath>().cloned(),
+            method: req.method().clone(),
+            started: Instant::now(),
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Track`]: records the request when its answer is ready.
+    pub struct TrackFuture<F> {
+        service: &'static str,
+        route: Option<MatchedPath>,
+        method: axum::http::Method,
+        started: Instant,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, E> std::future::Future for TrackFuture<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            let (requests, duration) =
+                series(this.service, this.method, route, response.status().as_u16());
+            requests.increment(1);
+            duration.record(this.started.elapsed().as_secs_f64());
+        }
+        std::task::Poll::Ready(result)
+    }
 }

@@ -9,7 +9,6 @@ use erp_service::{
         Extension, Router,
         extract::{Path, State},
         http::HeaderMap,
-        middleware::from_fn_with_state,
         response::Response,
         routing::{get, post},
     },
@@ -17,7 +16,7 @@ use erp_service::{
     erp_store::IdempotencyStore,
     fields::{get as field, integer, only, parsed, required},
     http::{correlation_id, created, ok},
-    idempotency::{IdempotentRequest, idempotency},
+    idempotency::{IdempotentRequest, IdempotencyLayer},
     list::NoQuery,
     rules::{Text, Whole},
 };
@@ -34,7 +33,7 @@ pub fn router(loyalty: Loyalty, keys: Arc<dyn IdempotencyStore>) -> Router {
     Router::new()
         .route(
             "/redemptions",
-            post(redeem).layer(from_fn_with_state(keys, idempotency)),
+            post(redeem).layer(IdempotencyLayer::new(keys)),
         )
         .route("/redemptions/{id}", get(redemption))
         .route("/customers/{customer}/points", get(points))

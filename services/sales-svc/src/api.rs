@@ -6,7 +6,6 @@ use axum::{
     Extension, Router,
     extract::{Path, Query, State},
     http::HeaderMap,
-    middleware::from_fn_with_state,
     response::Response,
     routing::{get, post},
 };
@@ -18,7 +17,7 @@ use erp_service::openapi::ErrorBody;
 use erp_service::{
     ApiError, JsonBody,
     http::{correlation_id, created, ok},
-    idempotency::{IdempotencyKeyHeader, IdempotentRequest, idempotency},
+    idempotency::{IdempotencyKeyHeader, IdempotencyLayer, IdempotentRequest},
     list::{IdFilterParams, ListQuery, PageParamsDesc, RangeParams, UuidIdParam},
     rules::{optional_text_id_schema, optional_timestamp_schema, text_id_schema},
 };
@@ -103,7 +102,7 @@ pub fn router(sales: Sales, idempotency_store: Arc<dyn IdempotencyStore>) -> Rou
         .route(
             "/sales",
             post(create)
-                .layer(from_fn_with_state(idempotency_store, idempotency))
+                .layer(IdempotencyLayer::new(idempotency_store))
                 .get(list),
         )
         .route("/sales/summary", get(summary))

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use axum::{
     Router,
     http::StatusCode,
-    middleware::from_fn_with_state,
     routing::{get, post},
 };
-use erp_service::{ApiError, idempotency::idempotency};
+use erp_service::{ApiError, idempotency::IdempotencyLayer};
 use erp_store::IdempotencyStore;
 
 use crate::app::{Inventory, InventoryError};
@@ -61,7 +60,7 @@ pub fn router(
     idempotency_store: Arc<dyn IdempotencyStore>,
     bus: Arc<dyn erp_bus::EventBus>,
 ) -> Router {
-    let idem = || from_fn_with_state(idempotency_store.clone(), idempotency);
+    let idem = || IdempotencyLayer::new(idempotency_store.clone());
     Router::new()
         .route(
             "/products",
