@@ -145,23 +145,7 @@ impl RawEnvelope {
 
     /// Checks type and version, then reads `data` as `T`.
     pub fn into_typed<T: DomainEvent>(self) -> Result<EventEnvelope<T>, DecodeError> {
-        if self.event_type != T::TYPE {
-            return Err(DecodeError::UnexpectedType {
-                found: self.event_type,
-                expected: T::TYPE,
-            });
-        }
-        if self.version != T::VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                event_type: self.event_type,
-                found: self.version,
-                supported: T::VERSION,
-            });
-        }
-        let data = serde_json::from_value(self.data).map_err(|e| DecodeError::InvalidData {
-            event_type: self.event_type.clone(),
-            reason: e.to_string(),
-        })?;
+        let data = self.data_as::<T>()?;
         Ok(EventEnvelope {
             id: self.id,
             event_type: self.event_type,
@@ -171,6 +155,29 @@ impl RawEnvelope {
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             data,
+        })
+    }
+
+    /// Checks type and version, then reads `data` as `T`, leaving the
+    /// envelope as it is: what a projection needs, without the copy of the
+    /// whole envelope that `clone().into_typed()` makes.
+    pub fn data_as<T: DomainEvent>(&self) -> Result<T, DecodeError> {
+        if self.event_type != T::TYPE {
+            return Err(DecodeError::UnexpectedType {
+                found: self.event_type.clone(),
+                expected: T::TYPE,
+            });
+        }
+        if self.version != T::VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                event_type: self.event_type.clone(),
+                found: self.version,
+                supported: T::VERSION,
+            });
+        }
+        T::deserialize(&self.data).map_err(|e| DecodeError::InvalidData {
+            event_type: self.event_type.clone(),
+            reason: e.to_string(),
         })
     }
 }
@@ -261,6 +268,29 @@ mod tests {
         raw.data["lines"][0]["quantity"] = serde_json::json!(0);
         assert!(matches!(
             raw.into_typed::<PurchaseCompleted>(),
+            Err(DecodeError::InvalidData { .. })
+        ));
+    }
+
+    #[test]
+    fn data_as_reads_the_data_in_place_with_the_same_checks() {
+        let typed = purchase();
+        let raw = typed.clone().into_raw();
+        assert_eq!(raw.data_as::<PurchaseCompleted>().unwrap(), typed.data);
+        assert!(matches!(
+            raw.data_as::<crate::SaleCompleted>(),
+            Err(DecodeError::UnexpectedType { .. })
+        ));
+        let mut newer = raw.clone();
+        newer.version = 2;
+        assert!(matches!(
+            newer.data_as::<PurchaseCompleted>(),
+            Err(DecodeError::UnsupportedVersion { found: 2, .. })
+        ));
+        let mut bad = raw;
+        bad.data["lines"][0]["quantity"] = serde_json::json!(0);
+        assert!(matches!(
+            bad.data_as::<PurchaseCompleted>(),
             Err(DecodeError::InvalidData { .. })
         ));
     }

@@ -311,15 +311,16 @@ impl MakeRequestId for CorrelationIds {
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
             .and_then(|tp| tp.split('-').nth(1))
-            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_owned);
-        let id = from_trace
-            .or_else(|| {
-                erp_bus::trace_context::current_trace_id()
-                    .map(|t| uuid::Uuid::from_bytes(t.to_bytes()).to_string())
-            })
-            .unwrap_or_else(|| erp_core::EventId::new().to_string());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        if let Some(id) = from_trace {
+            return HeaderValue::from_str(id).ok().map(RequestId::new);
+        }
+        let uuid = erp_bus::trace_context::current_trace_id()
+            .map_or_else(uuid::Uuid::now_v7, |t| uuid::Uuid::from_bytes(t.to_bytes()));
+        // Hyphenated on the stack: one allocation (the header's) per request.
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid.hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
     }
 }
 

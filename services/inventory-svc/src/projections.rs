@@ -22,10 +22,9 @@ impl Projection for ProductsProjection {
     }
 
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError> {
-        let e = event.clone().into_typed::<ProductRegistered>()?;
-        let p = e.data.0;
+        let ProductRegistered(p) = event.data_as()?;
         self.0
-            .upsert(p.id.as_str(), p.clone())
+            .upsert(p.id.clone().as_str(), p)
             .await
             .map_err(|e| ProjectionError::Store(e.to_string()))
     }
@@ -45,10 +44,9 @@ impl Projection for StoresProjection {
     }
 
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError> {
-        let e = event.clone().into_typed::<StoreOpened>()?;
-        let s = e.data.0;
+        let StoreOpened(s) = event.data_as()?;
         self.0
-            .upsert(s.id.as_str(), s.clone())
+            .upsert(s.id.clone().as_str(), s)
             .await
             .map_err(|e| ProjectionError::Store(e.to_string()))
     }

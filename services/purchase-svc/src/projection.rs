@@ -22,8 +22,7 @@ impl Projection for PurchasesProjection {
     }
 
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError> {
-        let e = event.clone().into_typed::<PurchaseCompleted>()?;
-        let view = Purchase::from_event(&e.data);
+        let view = Purchase::from_event(&event.data_as::<PurchaseCompleted>()?);
         self.0
             .upsert(&view.id.to_string(), view)
             .await

@@ -31,8 +31,7 @@ impl Projection for SalesProjection {
     }
 
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError> {
-        let e = event.clone().into_typed::<SaleCompleted>()?;
-        let view = Sale::from_event(&e.data);
+        let view = Sale::from_event(&event.data_as::<SaleCompleted>()?);
         self.0
             .upsert(&view.id.to_string(), view)
             .await
@@ -73,7 +72,7 @@ impl Projection for SaleLinesProjection {
     }
 
     async fn project(&self, event: &RawEnvelope) -> Result<(), ProjectionError> {
-        let e = event.clone().into_typed::<SaleCompleted>()?.data;
+        let e = event.data_as::<SaleCompleted>()?;
         for line in Sale::from_event(&e).lines {
             let row = SaleLine {
                 id: format!("{}:{}", e.sale_id, line.product_id),
