@@ -39,9 +39,11 @@ done
 
 POST_LUA=$(mktemp --suffix .lua)
 cat >"$POST_LUA" <<'LUA'
-local n, tid = 0, 0
-function setup(thread) tid = tid + 1; thread:set("tid", tid) end
-function init(args) prefix = "w" .. tid .. "-" .. tostring(os.time()) .. "-" .. math.random(1e9) .. "-" end
+-- `tid` is the global each thread gets from setup (a local of the same
+-- name would shadow it, and both threads would send the same ids).
+local n, threads = 0, 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) prefix = "w" .. tid .. "-" .. tostring(os.time()) .. "-" end
 request = function()
   n = n + 1
   return wrk.format("POST", "/products", {["Content-Type"] = "application/json"},

@@ -34,9 +34,11 @@ settled_rss() { sleep 1; rss; }
 # Each of wrk's 2 threads sends N/2 requests, then stops.
 LUA=$(mktemp --suffix .lua)
 cat >"$LUA" <<LUA
-local sent, done, tid = 0, 0, 0
+-- \`tid\` is the global each thread gets from setup (a local of the same
+-- name would shadow it, and both threads would send the same ids).
+local sent, done, threads = 0, 0, 0
 local limit = math.floor($N / 2)
-function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 function init(args) prefix = "m" .. tid .. "-" .. tostring(os.time()) .. "-" end
 request = function()
   sent = sent + 1
@@ -52,17 +54,37 @@ response = function(status)
 end
 LUA
 
-run() { # mode
+# wrk's threads stop sending at their limit but wrk itself runs out its
+# duration, so it is stopped once the service has answered the requests
+# (counted in its own metrics).
+answered() { # method route status
+  curl -sf http://127.0.0.1:8083/metrics |
+    awk -v m="$1" -v r="$2" -v s="$3" 'index($0, "http_requests_total{") == 1 &&
+      index($0, "method=\"" m "\"") && index($0, "route=\"" r "\"") &&
+      index($0, "status=\"" s "\"") { n += $NF } END { printf "%d", n }'
+}
+run() { # mode method route status
+  local before after
+  before=$(answered "$2" "$3" "$4")
   sed -i "1i mode = \"$1\"" "$LUA"
-  wrk -t2 -c16 -d600s -s "$LUA" http://127.0.0.1:8083 | awk '/requests in/{print $1}'
+  wrk -t2 -c16 -d600s -s "$LUA" http://127.0.0.1:8083 >/dev/null & WRK=$!
+  while :; do
+    after=$(answered "$2" "$3" "$4")
+    [ $((after - before)) -ge $((N / 2 * 2)) ] && break
+    kill -0 "$WRK" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill "$WRK" 2>/dev/null || true
+  wait "$WRK" 2>/dev/null || true
   sed -i '1d' "$LUA"
+  echo $((after - before))
 }
 
 printf '%-34s %10s\n' step 'RSS MiB'
 printf '%-34s %10s\n' idle "$(settled_rss)"
-posted=$(run post)
+posted=$(run post POST /products 201)
 printf '%-34s %10s\n' "after $posted POST /products" "$(settled_rss)"
-read=$(run get)
+read=$(run get GET "/stock/{store_id}/{product_id}" 200)
 printf '%-34s %10s\n' "after $read GET /stock/main/P" "$(settled_rss)"
-read=$(run get)
+read=$(run get GET "/stock/{store_id}/{product_id}" 200)
 printf '%-34s %10s\n' "after $read more GETs" "$(settled_rss)"
