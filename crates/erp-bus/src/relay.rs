@@ -278,6 +278,24 @@ pub struct OutboxRelay {
     quarantine: QuarantinePolicy,
     failures: Failures,
     service: &'static str,
+    gauges: std::sync::OnceLock<RelayGauges>,
+}
+
+/// The relay's gauge handles, made on its first pass (the recorder is
+/// installed by then): looking a labelled gauge up on every pass builds
+/// its key anew, and a busy relay passes once every few commands.
+struct RelayGauges {
+    backlog: metrics::Gauge,
+    oldest_age: metrics::Gauge,
+}
+
+impl RelayGauges {
+    fn new(service: &'static str) -> Self {
+        Self {
+            backlog: metrics::gauge!("erp_outbox_backlog", "service" => service),
+            oldest_age: metrics::gauge!("erp_outbox_oldest_age_seconds", "service" => service),
+        }
+    }
 }
 
 impl std::fmt::Debug for OutboxRelay {
@@ -308,6 +326,7 @@ impl OutboxRelay {
                 after: Duration::from_secs(10),
             },
             failures: Failures::default(),
+            gauges: std::sync::OnceLock::new(),
             service: "",
         }
     }
@@ -432,13 +451,13 @@ impl OutboxRelay {
             self.outbox.mark_sent(&done).await?;
             self.failures.clear(&done);
         }
+        let gauges = self.gauges.get_or_init(|| RelayGauges::new(self.service));
         if failure.is_none() && records.len() < self.batch {
             // The look returned everything pending and all of it went out:
             // no need to ask the store (a count can cost a scan there).
-            metrics::gauge!("erp_outbox_backlog", "service" => self.service)
-                .set((records.len() - done.len()) as f64);
+            gauges.backlog.set((records.len() - done.len()) as f64);
         } else if let Ok(backlog) = self.outbox.backlog().await {
-            metrics::gauge!("erp_outbox_backlog", "service" => self.service).set(backlog as f64);
+            gauges.backlog.set(backlog as f64);
         }
         // The oldest record still waiting after this pass: the first one
         // read and not marked sent (a full batch that all went out leaves
@@ -447,7 +466,7 @@ impl OutboxRelay {
             .iter()
             .find(|r| !done.contains(&r.id()))
             .map_or(0.0, |r| age_seconds(&r.envelope.occurred_at));
-        metrics::gauge!("erp_outbox_oldest_age_seconds", "service" => self.service).set(oldest);
+        gauges.oldest_age.set(oldest);
         match failure {
             Some(e) => Err(e),
             None => Ok(done.len()),
@@ -514,7 +533,13 @@ impl OutboxRelay {
             };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = self.trigger.0.notified() => idle = self.idle_poll,
+                _ = self.trigger.0.notified() => {
+                    idle = self.idle_poll;
+                    // Woken by a command: let the commands already runnable
+                    // commit first, so one pass takes their records
+                    // together instead of one pass per command.
+                    tokio::task::yield_now().await;
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
         }

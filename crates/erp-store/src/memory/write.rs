@@ -13,21 +13,27 @@ use crate::{OutboxRecord, StoreError, Versioned, WriteStore};
 pub struct MemoryWriteStore<T> {
     items: Arc<Mutex<BTreeMap<String, Versioned<T>>>>,
     outbox: MemoryOutbox,
+    /// This store's address and a `/`: the start of its aggregates' names
+    /// in the shared outbox, formatted once rather than on every write.
+    aggregate_prefix: Arc<str>,
 }
 
 impl<T> MemoryWriteStore<T> {
     /// An empty store writing its events to `outbox`.
     pub fn new(outbox: MemoryOutbox) -> Self {
+        let items: Arc<Mutex<BTreeMap<String, Versioned<T>>>> = Arc::default();
+        let aggregate_prefix = format!("{:p}/", Arc::as_ptr(&items)).into();
         Self {
-            items: Arc::default(),
+            items,
             outbox,
+            aggregate_prefix,
         }
     }
 
     /// The outbox's name of aggregate `id`: unique across the stores that
     /// share the outbox (this store's address, then the id).
     fn aggregate(&self, id: &str) -> String {
-        format!("{:p}/{id}", Arc::as_ptr(&self.items))
+        [&*self.aggregate_prefix, id].concat()
     }
 }
 
