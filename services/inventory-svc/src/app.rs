@@ -202,7 +202,8 @@ impl InventoryParts {
         store: &StoreId,
         product: &ProductId,
     ) -> Result<(), InventoryError> {
-        if self.known_store(store).await?.is_none() {
+        // Known stores answer without a copy of the store.
+        if !self.known.has_store(store) && self.known_store(store).await?.is_none() {
             return Err(InventoryError::UnknownStore(store.clone()));
         }
         if !self.product_exists(product).await? {

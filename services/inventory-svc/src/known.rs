@@ -31,6 +31,10 @@ impl Known {
         lock(&self.products).insert(id);
     }
 
+    pub(crate) fn has_store(&self, id: &StoreId) -> bool {
+        lock(&self.stores).contains_key(id)
+    }
+
     pub(crate) fn store(&self, id: &StoreId) -> Option<Store> {
         lock(&self.stores).get(id).cloned()
     }

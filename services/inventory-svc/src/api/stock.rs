@@ -46,11 +46,14 @@ pub(super) struct StockRow {
 }
 
 /// `GET /stock/{store_id}/{product_id}`.
-#[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)] // documents the JSON `get_level` writes
-pub(super) struct StockOnHand {
-    store_id: String,
-    product_id: String,
+// Borrows the ids: the answer is written straight from them, with no JSON
+// tree built in between.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct StockOnHand<'a> {
+    #[schema(value_type = String)]
+    store_id: &'a StoreId,
+    #[schema(value_type = String)]
+    product_id: &'a ProductId,
     on_hand: i64,
 }
 
@@ -114,9 +117,11 @@ pub(super) async fn get_level(
 ) -> Result<Response, ApiError> {
     let (store, product) = parse_pair(&store_id, &product_id)?;
     let on_hand = inv.on_hand(&store, &product).await?;
-    Ok(ok(
-        &json!({"store_id": store, "product_id": product, "on_hand": on_hand}),
-    ))
+    Ok(ok(&StockOnHand {
+        store_id: &store,
+        product_id: &product,
+        on_hand,
+    }))
 }
 
 #[utoipa::path(get, path = "/stock/{store_id}/{product_id}/movements", tag = "stock",
