@@ -18,7 +18,7 @@ cargo build --release --locked -q -p erp-examples --bin all-in-one
 
 cleanup() { kill "${AIO:-}" 2>/dev/null || true; rm -f "${LUA:-}"; }
 trap cleanup EXIT
-target/release/all-in-one --no-mail >/dev/null 2>&1 & AIO=$!
+target/release/all-in-one >/dev/null 2>&1 & AIO=$!
 for _ in $(seq 1 100); do
   curl -sf -o /dev/null http://127.0.0.1:8083/health/ready && break
   sleep 0.1

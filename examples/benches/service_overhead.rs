@@ -17,8 +17,11 @@
 //!   feeding the read model);
 //! - gRPC `GetProduct` over one HTTP/2 connection: raw tonic vs inventory-svc.
 //!
-//! The load generator runs on the same cores as the servers; no tracing
-//! subscriber is installed on either side.
+//! The load generator runs on the same cores as the servers. Telemetry is
+//! the binaries' default (`BENCH_TELEMETRY=default`: the log subscriber at
+//! `info`, the Prometheus recorder, no trace export), which the raw side
+//! shares but never uses; `BENCH_TELEMETRY=off` installs no subscriber, for
+//! the second row of docs/benchmarks.md.
 
 use std::{
     collections::HashMap,
@@ -346,7 +349,13 @@ async fn main() {
     let c = env_or("BENCH_CONCURRENCY", 64);
     let paths = std::env::var("BENCH_PATHS").unwrap_or_else(|_| "get,post,grpc".into());
     let wanted = |path: &str| paths.split(',').any(|p| p.trim() == path);
-    println!("service overhead: {rounds} rounds × {secs} s, {c} in flight, 2 worker threads");
+    let telemetry = std::env::var("BENCH_TELEMETRY").unwrap_or_else(|_| "default".into());
+    if telemetry != "off" {
+        erp_service::telemetry::init(erp_service::config::LogFormat::Pretty);
+    }
+    println!(
+        "service overhead: {rounds} rounds × {secs} s, {c} in flight, 2 worker threads, telemetry {telemetry}"
+    );
     let raw_rest = raw_http().await;
     let raw_rpc = raw_grpc().await;
     let (sdk_rest, sdk_rpc) = sdk_inventory().await;
