@@ -58,7 +58,12 @@ impl MemoryOutbox {
 #[async_trait]
 impl Outbox for MemoryOutbox {
     async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
-        Ok(lock(&self.state).flowing().take(limit).cloned().collect())
+        let state = lock(&self.state);
+        // Sized up front: collecting through the filter would grow the
+        // vector step by step, copying the records each time.
+        let mut records = Vec::with_capacity(limit.min(state.pending.len()));
+        records.extend(state.flowing().take(limit).cloned());
+        Ok(records)
     }
 
     async fn mark_sent(&self, ids: &[EventId]) -> Result<(), StoreError> {
