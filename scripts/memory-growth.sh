@@ -39,7 +39,8 @@ cat >"$LUA" <<LUA
 local sent, done, threads = 0, 0, 0
 local limit = math.floor($N / 2)
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) prefix = "m" .. tid .. "-" .. tostring(os.time()) .. "-" end
+-- The mode (post or get) comes after wrk's own arguments.
+function init(args) mode = args[1]; prefix = "m" .. tid .. "-" .. tostring(os.time()) .. "-" end
 request = function()
   sent = sent + 1
   if mode == "post" then
@@ -66,8 +67,7 @@ answered() { # method route status
 run() { # mode method route status
   local before after
   before=$(answered "$2" "$3" "$4")
-  sed -i "1i mode = \"$1\"" "$LUA"
-  wrk -t2 -c16 -d600s -s "$LUA" http://127.0.0.1:8083 >/dev/null & WRK=$!
+  wrk -t2 -c16 -d600s -s "$LUA" http://127.0.0.1:8083 -- "$1" >/dev/null & WRK=$!
   while :; do
     after=$(answered "$2" "$3" "$4")
     [ $((after - before)) -ge $((N / 2 * 2)) ] && break
@@ -76,7 +76,6 @@ run() { # mode method route status
   done
   kill "$WRK" 2>/dev/null || true
   wait "$WRK" 2>/dev/null || true
-  sed -i '1d' "$LUA"
   echo $((after - before))
 }
 

@@ -90,6 +90,23 @@ pub enum DecodeError {
     },
 }
 
+impl<T> EventEnvelope<T> {
+    /// The same envelope around other data (the typed and the JSON form of
+    /// one event).
+    fn with_data<U>(self, data: U) -> EventEnvelope<U> {
+        EventEnvelope {
+            id: self.id,
+            event_type: self.event_type,
+            version: self.version,
+            occurred_at: self.occurred_at,
+            source: self.source,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            data,
+        }
+    }
+}
+
 impl<T: DomainEvent> EventEnvelope<T> {
     /// Wraps a new event with a fresh v7 id.
     pub fn new(
@@ -114,16 +131,7 @@ impl<T: DomainEvent> EventEnvelope<T> {
     pub fn into_raw(self) -> RawEnvelope {
         let data = serde_json::to_value(&self.data)
             .expect("domain events serialize to JSON: they hold no maps with non-string keys");
-        EventEnvelope {
-            id: self.id,
-            event_type: self.event_type,
-            version: self.version,
-            occurred_at: self.occurred_at,
-            source: self.source,
-            correlation_id: self.correlation_id,
-            causation_id: self.causation_id,
-            data,
-        }
+        self.with_data(data)
     }
 
     /// Reads a typed envelope from bytes, checking type and version.
@@ -146,16 +154,7 @@ impl RawEnvelope {
     /// Checks type and version, then reads `data` as `T`.
     pub fn into_typed<T: DomainEvent>(self) -> Result<EventEnvelope<T>, DecodeError> {
         let data = self.data_as::<T>()?;
-        Ok(EventEnvelope {
-            id: self.id,
-            event_type: self.event_type,
-            version: self.version,
-            occurred_at: self.occurred_at,
-            source: self.source,
-            correlation_id: self.correlation_id,
-            causation_id: self.causation_id,
-            data,
-        })
+        Ok(self.with_data(data))
     }
 
     /// Checks type and version, then reads `data` as `T`, leaving the

@@ -129,16 +129,16 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         use futures_util::future::Either;
-        if !req.headers().contains_key(IDEMPOTENCY_KEY) {
+        let Some(raw_key) = req.headers().get(IDEMPOTENCY_KEY).cloned() else {
             return Either::Left(self.inner.call(req));
-        }
+        };
         // The keyed path awaits the store before it calls the route, so it
         // takes the service that was made ready and leaves a clone behind.
         let ready = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, ready);
         let store = Arc::clone(&self.store);
         Either::Right(Box::pin(async move {
-            Ok(match handle(store.as_ref(), req, inner).await {
+            Ok(match handle(store.as_ref(), &raw_key, req, inner).await {
                 Ok(r) => r,
                 Err(e) => e.into_response(),
             })
@@ -219,17 +219,16 @@ where
     }
 }
 
+/// A request that carries `raw_key` in its `Idempotency-Key` header.
 async fn handle<S>(
     store: &dyn IdempotencyStore,
+    raw_key: &HeaderValue,
     req: Request,
     inner: S,
 ) -> Result<Response, ApiError>
 where
     S: tower::Service<Request, Response = Response, Error = Infallible>,
 {
-    let Some(raw_key) = req.headers().get(IDEMPOTENCY_KEY) else {
-        return Ok(inner.oneshot(req).await.unwrap_or_else(|e| match e {}));
-    };
     let key = valid_key(raw_key)?;
     let scope = format!(
         "{} {}",
