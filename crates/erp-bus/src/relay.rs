@@ -3,7 +3,9 @@
 //!
 //! Order per record: project (idempotent upserts; skipped for records this
 //! process projected inline right after their write), publish (returns once the
-//! bus accepted it), mark sent. A crash between publish and mark only causes
+//! bus accepted it), mark sent. A local record (never published) that was
+//! projected inline has nothing left to do: the relay marks it sent at its
+//! next pass without reading it back. A crash between publish and mark only causes
 //! a second publish of the same event id, which idempotent consumers absorb;
 //! nothing is lost because a record leaves the outbox only after both steps.
 
@@ -61,6 +63,7 @@ pub struct RelayHandle {
     projections: Projections,
     trigger: RelayTrigger,
     projected: ProjectedInline,
+    settled: SettledInline,
 }
 
 /// Events this process projected inline, right after their write, which the
@@ -94,6 +97,36 @@ impl ProjectedInline {
     }
 }
 
+/// Local records (never published) this process projected inline: done
+/// but for leaving the outbox, which the relay's next pass does for all of
+/// them in one `mark_sent`. Reading them back through
+/// [`Outbox::pending`] only to skip them would copy every such record once
+/// more (and, from a database, fetch it). Bounded like
+/// [`ProjectedInline`]: past [`SettledInline::MAX`] ids (a relay that does
+/// not run) an id goes to the projected set instead, and the relay reads
+/// that record as usual.
+#[derive(Debug, Clone, Default)]
+struct SettledInline(Arc<Mutex<Vec<EventId>>>);
+
+impl SettledInline {
+    const MAX: usize = 100_000;
+
+    /// Queues `id`; false when full.
+    fn push(&self, id: EventId) -> bool {
+        let mut ids = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let room = ids.len() < Self::MAX;
+        if room {
+            ids.push(id);
+        }
+        room
+    }
+
+    /// Every queued id, leaving the queue empty.
+    fn take_all(&self) -> Vec<EventId> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 impl RelayHandle {
     /// The service's projections, e.g. to rebuild read models.
     pub fn projections(&self) -> &Projections {
@@ -104,6 +137,7 @@ impl RelayHandle {
     pub async fn committed(&self, records: &[erp_store::OutboxRecord]) {
         for r in records {
             match self.projections.project(&r.envelope).await {
+                Ok(()) if !r.publish && self.settled.push(r.envelope.id) => {}
                 Ok(()) => self.projected.insert(r.envelope.id),
                 Err((name, e)) => {
                     tracing::warn!(projection = name, event_id = %r.envelope.id, error = %e, "inline projection failed; the relay will retry");
@@ -233,6 +267,14 @@ fn publish_span(system: &'static str, record: &erp_store::OutboxRecord) -> traci
     span
 }
 
+/// What one relay pass did.
+struct Pass {
+    /// Records marked sent.
+    marked: usize,
+    /// Whether the look at the outbox returned a whole batch: more may wait.
+    full: bool,
+}
+
 /// When a record that keeps failing is taken out of the flow.
 #[derive(Debug, Clone, Copy)]
 struct QuarantinePolicy {
@@ -272,6 +314,7 @@ pub struct OutboxRelay {
     projections: Projections,
     trigger: RelayTrigger,
     projected: ProjectedInline,
+    settled: SettledInline,
     batch: usize,
     idle_poll: Duration,
     max_idle_poll: Duration,
@@ -318,6 +361,7 @@ impl OutboxRelay {
             projections: Projections::default(),
             trigger: RelayTrigger::default(),
             projected: ProjectedInline::default(),
+            settled: SettledInline::default(),
             batch: 100,
             idle_poll: Duration::from_millis(500),
             max_idle_poll: Duration::from_secs(5),
@@ -389,14 +433,33 @@ impl OutboxRelay {
             projections: self.projections.clone(),
             trigger: self.trigger.clone(),
             projected: self.projected.clone(),
+            settled: self.settled.clone(),
         }
     }
 
     /// One pass over up to one batch of pending records; returns how many
-    /// were marked sent. Records are projected in order, then published as
+    /// were marked sent (local records projected inline since the last pass
+    /// included: they leave the outbox first, unread). Records are projected in order, then published as
     /// one pipelined batch; a record is marked sent only if it and every
     /// record before it made it, so the outbox order is kept on failure.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        Ok(self.pass().await?.marked)
+    }
+
+    /// [`OutboxRelay::relay_once`], also telling whether the look at the
+    /// outbox came back full (so more may wait).
+    async fn pass(&self) -> Result<Pass, RelayError> {
+        let settled = self.settled.take_all();
+        if !settled.is_empty()
+            && let Err(e) = self.outbox.mark_sent(&settled).await
+        {
+            // Still pending, then: the next pass reads them, and skips
+            // projecting them again.
+            for id in settled {
+                self.projected.insert(id);
+            }
+            return Err(e.into());
+        }
         let records = self.outbox.pending(self.batch).await?;
         let mut projected = 0;
         let mut failure = None;
@@ -462,14 +525,17 @@ impl OutboxRelay {
         // The oldest record still waiting after this pass: the first one
         // read and not marked sent (a full batch that all went out leaves
         // the rest to the next pass, which follows at once).
+        // `done` is a prefix of what was read.
         let oldest = read
-            .iter()
-            .find(|r| !done.contains(&r.id()))
+            .get(done.len())
             .map_or(0.0, |r| age_seconds(&r.envelope.occurred_at));
         gauges.oldest_age.set(oldest);
         match failure {
             Some(e) => Err(e),
-            None => Ok(done.len()),
+            None => Ok(Pass {
+                marked: settled.len() + done.len(),
+                full: read.len() == self.batch,
+            }),
         }
     }
 
@@ -511,9 +577,9 @@ impl OutboxRelay {
         let mut backoff = Duration::from_millis(100);
         let mut idle = self.idle_poll;
         loop {
-            let wait = match self.relay_once().await {
-                Ok(n) if n == self.batch => continue,
-                Ok(0) => {
+            let wait = match self.pass().await {
+                Ok(Pass { full: true, .. }) => continue,
+                Ok(Pass { marked: 0, .. }) => {
                     backoff = Duration::from_millis(100);
                     let wait = idle;
                     idle = (idle * 2).min(self.max_idle_poll);
@@ -659,6 +725,58 @@ mod tests {
             "the inline projection once, the orphan by the relay"
         );
         assert_eq!(outbox.backlog().await.unwrap(), 0);
+    }
+
+    /// Remembers the ids each look at the outbox returned.
+    struct ReadBack(MemoryOutbox, Mutex<Vec<EventId>>);
+
+    #[async_trait]
+    impl Outbox for ReadBack {
+        async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, erp_store::StoreError> {
+            let records = self.0.pending(limit).await?;
+            self.1
+                .lock()
+                .unwrap()
+                .extend(records.iter().map(|r| r.id()));
+            Ok(records)
+        }
+        async fn mark_sent(&self, ids: &[EventId]) -> Result<(), erp_store::StoreError> {
+            self.0.mark_sent(ids).await
+        }
+        async fn backlog(&self) -> Result<u64, erp_store::StoreError> {
+            self.0.backlog().await
+        }
+        async fn quarantine(&self, id: EventId, reason: &str) -> Result<(), erp_store::StoreError> {
+            self.0.quarantine(id, reason).await
+        }
+    }
+
+    #[tokio::test]
+    async fn local_events_projected_inline_leave_the_outbox_unread() {
+        let memory = MemoryOutbox::new();
+        let outbox = Arc::new(ReadBack(memory.clone(), Mutex::default()));
+        let store = MemoryWriteStore::<u8>::new(memory.clone());
+        let seen = Arc::new(Seen::default());
+        let relay = OutboxRelay::new(outbox.clone(), Arc::new(MemoryBus::new()))
+            .with_projections(Projections::new(vec![seen.clone()]));
+        let handle = relay.handle();
+        let local = record("thing.local", false);
+        store.insert("1", 1, vec![local.clone()]).await.unwrap();
+        handle.committed(std::slice::from_ref(&local)).await;
+
+        assert_eq!(relay.relay_once().await.unwrap(), 1);
+        assert_eq!(memory.backlog().await.unwrap(), 0);
+        assert!(
+            outbox.1.lock().unwrap().is_empty(),
+            "read back: {:?}",
+            outbox.1.lock().unwrap()
+        );
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            vec!["thing.local"],
+            "projected once"
+        );
+        assert_eq!(relay.relay_once().await.unwrap(), 0, "marked once");
     }
 
     #[tokio::test]
