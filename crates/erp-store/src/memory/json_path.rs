@@ -60,11 +60,21 @@ pub(super) fn matches(doc: &Value, filter: &Filter) -> bool {
         .any(|have| compare(have, want).is_some_and(ok))
 }
 
-/// Orders two documents by the sort keys; missing fields sort first.
-pub(super) fn order_by(a: &Value, b: &Value, keys: &[(String, Order)]) -> Ordering {
-    for (path, order) in keys {
-        let x = values_at(a, path).into_iter().next();
-        let y = values_at(b, path).into_iter().next();
+/// A document's sort key: the first value at each key's path, if any.
+/// Taken once per document, so that sorting compares these, not paths.
+pub(super) fn sort_key(doc: &Value, keys: &[(String, Order)]) -> Vec<Option<Value>> {
+    keys.iter()
+        .map(|(path, _)| values_at(doc, path).into_iter().next().cloned())
+        .collect()
+}
+
+/// Orders two [`sort_key`]s of `keys`; missing fields sort first.
+pub(super) fn order_by(
+    a: &[Option<Value>],
+    b: &[Option<Value>],
+    keys: &[(String, Order)],
+) -> Ordering {
+    for ((x, y), (_, order)) in a.iter().zip(b).zip(keys) {
         let o = match (x, y) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
@@ -110,9 +120,16 @@ mod tests {
     fn sorts_by_keys_in_order_of_significance() {
         let a = json!({"t": 1, "id": "a"});
         let b = json!({"t": 1, "id": "b"});
+        let order =
+            |keys: &[(String, Order)]| order_by(&sort_key(&a, keys), &sort_key(&b, keys), keys);
         let keys = vec![("t".to_owned(), Order::Desc), ("id".to_owned(), Order::Asc)];
-        assert_eq!(order_by(&a, &b, &keys), Ordering::Less);
+        assert_eq!(order(&keys), Ordering::Less);
         let keys = vec![("id".to_owned(), Order::Desc)];
-        assert_eq!(order_by(&a, &b, &keys), Ordering::Greater);
+        assert_eq!(order(&keys), Ordering::Greater);
+        let keys = vec![
+            ("missing".to_owned(), Order::Asc),
+            ("id".to_owned(), Order::Desc),
+        ];
+        assert_eq!(order(&keys), Ordering::Greater);
     }
 }

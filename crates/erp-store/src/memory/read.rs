@@ -13,9 +13,15 @@ use crate::{Filter, Page, ReadModel, StoreError, Totals, ViewQuery};
 
 /// An in-memory read model. Views are kept as JSON so that filters and sort
 /// keys are evaluated exactly as a document database would.
+///
+/// Each view is stored as its compact JSON text, not as a
+/// [`serde_json::Value`]: a `Value` object holds every key and field in an
+/// allocation of its own (and, in a build with the MongoDB driver, an
+/// ordered map besides), several times the text's size, and a read model
+/// grows with every command. A query parses the views it looks at.
 #[derive(Debug)]
 pub struct MemoryReadModel<V> {
-    docs: Arc<Mutex<BTreeMap<String, Value>>>,
+    docs: Arc<Mutex<BTreeMap<Box<str>, Box<str>>>>,
     _view: PhantomData<fn() -> V>,
 }
 
@@ -44,9 +50,25 @@ impl<V> MemoryReadModel<V> {
     }
 }
 
-/// Reads a view straight from the stored JSON (no copy of the document).
-fn decode<V: DeserializeOwned>(doc: &Value) -> Result<V, StoreError> {
-    V::deserialize(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// Reads a view from its stored JSON text.
+fn decode<V: DeserializeOwned>(doc: &str) -> Result<V, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Calls `visit` with each stored view every filter holds for, parsed,
+/// and its text. Each view is parsed once, and dropped after its visit.
+fn for_each_match<'a>(
+    docs: &'a BTreeMap<Box<str>, Box<str>>,
+    filters: &[Filter],
+    mut visit: impl FnMut(&Value, &'a str),
+) -> Result<(), StoreError> {
+    for text in docs.values() {
+        let doc: Value = decode(text)?;
+        if filters.iter().all(|f| json_path::matches(&doc, f)) {
+            visit(&doc, text);
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -55,28 +77,28 @@ where
     V: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     async fn upsert(&self, id: &str, view: V) -> Result<(), StoreError> {
-        let doc = serde_json::to_value(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        lock(&self.docs).insert(id.to_owned(), doc);
+        let doc = serde_json::to_string(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        lock(&self.docs).insert(id.into(), doc.into_boxed_str());
         Ok(())
     }
 
     async fn get(&self, id: &str) -> Result<Option<V>, StoreError> {
-        lock(&self.docs).get(id).map(decode).transpose()
+        lock(&self.docs).get(id).map(|d| decode(d)).transpose()
     }
 
     async fn query(&self, query: &ViewQuery) -> Result<Page<V>, StoreError> {
         let docs = lock(&self.docs);
-        let mut hits: Vec<&Value> = docs
-            .values()
-            .filter(|d| query.filters.iter().all(|f| json_path::matches(d, f)))
-            .collect();
-        hits.sort_by(|a, b| json_path::order_by(a, b, &query.sort));
+        let mut hits = Vec::new();
+        for_each_match(&docs, &query.filters, |doc, text| {
+            hits.push((json_path::sort_key(doc, &query.sort), text));
+        })?;
+        hits.sort_by(|(a, _), (b, _)| json_path::order_by(a, b, &query.sort));
         let total_items = hits.len() as u64;
         let items = hits
             .into_iter()
             .skip(usize::try_from(query.offset()).unwrap_or(usize::MAX))
             .take(usize::try_from(query.page_size).unwrap_or(usize::MAX))
-            .map(decode)
+            .map(|(_, text)| decode(text))
             .collect::<Result<_, _>>()?;
         Ok(Page { items, total_items })
     }
@@ -87,10 +109,7 @@ where
             count: 0,
             sums: vec![0; sum_fields.len()],
         };
-        for doc in docs
-            .values()
-            .filter(|d| filters.iter().all(|f| json_path::matches(d, f)))
-        {
+        for_each_match(&docs, filters, |doc, _| {
             totals.count += 1;
             for (sum, field) in totals.sums.iter_mut().zip(sum_fields) {
                 let v = json_path::values_at(doc, field)
@@ -99,7 +118,7 @@ where
                     .unwrap_or(0);
                 *sum = sum.saturating_add(v);
             }
-        }
+        })?;
         Ok(totals)
     }
 
