@@ -727,34 +727,10 @@ mod tests {
         assert_eq!(outbox.backlog().await.unwrap(), 0);
     }
 
-    /// Remembers the ids each look at the outbox returned.
-    struct ReadBack(MemoryOutbox, Mutex<Vec<EventId>>);
-
-    #[async_trait]
-    impl Outbox for ReadBack {
-        async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, erp_store::StoreError> {
-            let records = self.0.pending(limit).await?;
-            self.1
-                .lock()
-                .unwrap()
-                .extend(records.iter().map(|r| r.id()));
-            Ok(records)
-        }
-        async fn mark_sent(&self, ids: &[EventId]) -> Result<(), erp_store::StoreError> {
-            self.0.mark_sent(ids).await
-        }
-        async fn backlog(&self) -> Result<u64, erp_store::StoreError> {
-            self.0.backlog().await
-        }
-        async fn quarantine(&self, id: EventId, reason: &str) -> Result<(), erp_store::StoreError> {
-            self.0.quarantine(id, reason).await
-        }
-    }
-
     #[tokio::test]
     async fn local_events_projected_inline_leave_the_outbox_unread() {
         let memory = MemoryOutbox::new();
-        let outbox = Arc::new(ReadBack(memory.clone(), Mutex::default()));
+        let outbox = Watched::over(memory.clone());
         let store = MemoryWriteStore::<u8>::new(memory.clone());
         let seen = Arc::new(Seen::default());
         let relay = OutboxRelay::new(outbox.clone(), Arc::new(MemoryBus::new()))
@@ -767,9 +743,9 @@ mod tests {
         assert_eq!(relay.relay_once().await.unwrap(), 1);
         assert_eq!(memory.backlog().await.unwrap(), 0);
         assert!(
-            outbox.1.lock().unwrap().is_empty(),
+            outbox.read.lock().unwrap().is_empty(),
             "read back: {:?}",
-            outbox.1.lock().unwrap()
+            outbox.read.lock().unwrap()
         );
         assert_eq!(
             *seen.0.lock().unwrap(),
@@ -805,23 +781,45 @@ mod tests {
         assert_eq!(outbox.backlog().await.unwrap(), 0);
     }
 
-    /// Counts the relay's looks at the outbox.
-    struct CountingOutbox(MemoryOutbox, std::sync::atomic::AtomicUsize);
+    /// A memory outbox that remembers the relay's looks: how many, and the
+    /// ids they returned.
+    #[derive(Default)]
+    struct Watched {
+        inner: MemoryOutbox,
+        looks: std::sync::atomic::AtomicUsize,
+        read: Mutex<Vec<EventId>>,
+    }
+
+    impl Watched {
+        fn over(inner: MemoryOutbox) -> Arc<Self> {
+            Arc::new(Self {
+                inner,
+                ..Self::default()
+            })
+        }
+
+        fn looks(&self) -> usize {
+            self.looks.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
 
     #[async_trait]
-    impl Outbox for CountingOutbox {
+    impl Outbox for Watched {
         async fn pending(&self, limit: usize) -> Result<Vec<OutboxRecord>, erp_store::StoreError> {
-            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.0.pending(limit).await
+            self.looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let records = self.inner.pending(limit).await?;
+            let ids = records.iter().map(|r| r.id());
+            self.read.lock().unwrap().extend(ids);
+            Ok(records)
         }
         async fn mark_sent(&self, ids: &[EventId]) -> Result<(), erp_store::StoreError> {
-            self.0.mark_sent(ids).await
+            self.inner.mark_sent(ids).await
         }
         async fn backlog(&self) -> Result<u64, erp_store::StoreError> {
-            self.0.backlog().await
+            self.inner.backlog().await
         }
         async fn quarantine(&self, id: EventId, reason: &str) -> Result<(), erp_store::StoreError> {
-            self.0.quarantine(id, reason).await
+            self.inner.quarantine(id, reason).await
         }
     }
 
@@ -912,11 +910,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_idle_relay_looks_less_and_less_often_and_a_trigger_wakes_it() {
         let memory = MemoryOutbox::new();
-        let outbox = Arc::new(CountingOutbox(
-            memory.clone(),
-            std::sync::atomic::AtomicUsize::new(0),
-        ));
-        let looks = || outbox.1.load(std::sync::atomic::Ordering::SeqCst);
+        let outbox = Watched::over(memory.clone());
+        let looks = || outbox.looks();
         let bus = MemoryBus::new();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let _sub = bus
