@@ -5,9 +5,10 @@
 //! process projected inline right after their write), publish (returns once the
 //! bus accepted it), mark sent. A local record (never published) that was
 //! projected inline has nothing left to do: the relay marks it sent at its
-//! next pass without reading it back. A crash between publish and mark only causes
-//! a second publish of the same event id, which idempotent consumers absorb;
-//! nothing is lost because a record leaves the outbox only after both steps.
+//! next pass without reading it back. A crash between publish and mark only
+//! causes a second publish of the same event id, which idempotent consumers
+//! absorb; nothing is lost because a record leaves the outbox only after
+//! both steps.
 
 use std::{
     collections::HashSet,
@@ -439,9 +440,10 @@ impl OutboxRelay {
 
     /// One pass over up to one batch of pending records; returns how many
     /// were marked sent (local records projected inline since the last pass
-    /// included: they leave the outbox first, unread). Records are projected in order, then published as
-    /// one pipelined batch; a record is marked sent only if it and every
-    /// record before it made it, so the outbox order is kept on failure.
+    /// included: they leave the outbox first, unread). Records are projected
+    /// in order, then published as one pipelined batch; a record is marked
+    /// sent only if it and every record before it made it, so the outbox
+    /// order is kept on failure.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         Ok(self.pass().await?.marked)
     }
@@ -523,9 +525,9 @@ impl OutboxRelay {
             gauges.backlog.set(backlog as f64);
         }
         // The oldest record still waiting after this pass: the first one
-        // read and not marked sent (a full batch that all went out leaves
-        // the rest to the next pass, which follows at once).
-        // `done` is a prefix of what was read.
+        // read and not marked sent (`done` is a prefix of what was read; a
+        // full batch that all went out leaves the rest to the next pass,
+        // which follows at once).
         let oldest = read
             .get(done.len())
             .map_or(0.0, |r| age_seconds(&r.envelope.occurred_at));
