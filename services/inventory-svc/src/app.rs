@@ -184,6 +184,12 @@ impl InventoryParts {
         Ok(exists)
     }
 
+    /// Whether the store exists (in the write model; cached once seen, and
+    /// a cached store answers without a copy of it).
+    pub async fn store_exists(&self, id: &StoreId) -> Result<bool, InventoryError> {
+        Ok(self.known.has_store(id) || self.known_store(id).await?.is_some())
+    }
+
     /// The store, from the write model (cached once seen).
     pub async fn known_store(&self, id: &StoreId) -> Result<Option<Store>, InventoryError> {
         if let Some(store) = self.known.store(id) {
@@ -202,8 +208,7 @@ impl InventoryParts {
         store: &StoreId,
         product: &ProductId,
     ) -> Result<(), InventoryError> {
-        // Known stores answer without a copy of the store.
-        if !self.known.has_store(store) && self.known_store(store).await?.is_none() {
+        if !self.store_exists(store).await? {
             return Err(InventoryError::UnknownStore(store.clone()));
         }
         if !self.product_exists(product).await? {
